@@ -1,0 +1,40 @@
+# The two commands a new user types: `make demo` and `make test`. Each one installs what it needs.
+PYTHON ?= python3
+AIRFLOW_VERSION ?= 3.3.2
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install test lint typecheck unit demo bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
+
+# Reinstall only when the project's metadata changed.
+$(STAMP): pyproject.toml | $(PY)
+	@echo "Installing airflow-s3-batch-tagging with its testing and dev extras into $(VENV) (log: $(VENV)/pip.log)"
+	$(PY) -m pip install --quiet -e ".[testing,dev]" "apache-airflow==$(AIRFLOW_VERSION)" > $(VENV)/pip.log 2>&1 \
+		|| (tail -50 $(VENV)/pip.log; exit 1)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(VENV)/bin/pytest
+
+demo: $(STAMP)
+	$(PY) -m dags_examples.demo
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist

@@ -1,0 +1,34 @@
+"""Provider metadata that Airflow reads through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_s3_batch_tagging import __version__
+
+PACKAGE = "airflow_s3_batch_tagging"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider: its package, version and the modules Airflow should know about."""
+    return {
+        "package-name": "airflow-s3-batch-tagging",
+        "name": "S3 Batch Tagging",
+        "description": (
+            "Re-tag Amazon S3 objects from Airflow: S3 Batch Operations PutObjectTagging and "
+            "DeleteObjectTagging jobs, and direct, mapped put_object_tagging with merge, remove and undo."
+        ),
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Amazon S3 Batch Operations",
+                "external-doc-url": "https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops.html",
+                "tags": ["aws"],
+            }
+        ],
+        "hooks": [],
+        "operators": [],
+        "sensors": [],
+        "triggers": [],
+        "extra-links": [],
+    }

@@ -1,0 +1,1 @@
+"""Hooks of the S3 batch tagging provider."""

@@ -1,0 +1,1 @@
+"""Links of the S3 batch tagging provider."""

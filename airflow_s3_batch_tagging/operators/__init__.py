@@ -1,0 +1,1 @@
+"""Operators of the S3 batch tagging provider."""

@@ -1,0 +1,1 @@
+"""Sensors of the S3 batch tagging provider."""

@@ -1,0 +1,1 @@
+"""Triggers of the S3 batch tagging provider."""
