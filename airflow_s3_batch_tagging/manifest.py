@@ -220,7 +220,9 @@ def read_inventory_csv(
     bucket_at, key_at = schema.index("Bucket"), schema.index("Key")
     version_at = schema.index("VersionId") if "VersionId" in schema else None
     marker_at = schema.index("IsDeleteMarker") if "IsDeleteMarker" in schema else None
-    binary: IO[bytes] = cast(IO[bytes], gzip.GzipFile(fileobj=fileobj, mode="rb")) if compressed else fileobj
+    binary: IO[bytes] = (
+        cast("IO[bytes]", gzip.GzipFile(fileobj=fileobj, mode="rb")) if compressed else fileobj
+    )
     text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
     line_number = 0
     try:
