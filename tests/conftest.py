@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
+
+import pytest
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="s3bt-airflow-home-")
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
@@ -16,12 +20,6 @@ os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ.pop("AWS_SESSION_TOKEN", None)
 os.environ.pop("AWS_PROFILE", None)
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
-
-
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
