@@ -62,11 +62,20 @@ def validate_key(key: str, *, bucket: str | None = None) -> str:
         raise InvalidObjectRefError(f"Invalid S3 key {key!r}{where}: a key must be a string.")
     if not key:
         raise InvalidObjectRefError(f"Invalid S3 key {key!r}{where}: a key must not be empty.")
-    # A str of at most 256 characters is at most 1,024 bytes in UTF-8: skip the encode then.
-    if len(key) > MAX_KEY_BYTES // 4 and len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+    if key.isascii():
+        size = len(key)
+    else:
+        try:
+            size = len(key.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidObjectRefError(
+                f"Invalid S3 key {_shorten(key)!r}{where}: a key must be valid UTF-8 "
+                "(it contains a lone surrogate)."
+            ) from None
+    if size > MAX_KEY_BYTES:
         raise InvalidObjectRefError(
             f"Invalid S3 key {_shorten(key)!r}{where}: a key must be at most {MAX_KEY_BYTES} bytes "
-            f"in UTF-8, this one is {len(key.encode('utf-8', 'surrogatepass'))}."
+            f"in UTF-8, this one is {size}."
         )
     return key
 

@@ -76,6 +76,11 @@ def test_key_of_1024_bytes_is_accepted_and_1025_rejected_with_its_size() -> None
         ObjectRef("my-bucket", "é" * 512 + "x")
 
 
+def test_key_with_a_lone_surrogate_is_rejected() -> None:
+    with pytest.raises(InvalidObjectRefError, match="valid UTF-8"):
+        ObjectRef("my-bucket", "bad\udc80key")
+
+
 @pytest.mark.parametrize("version_id", ["", "a,b", "a\nb", 'a"b', 7])
 def test_invalid_version_ids_are_rejected(version_id: object) -> None:
     with pytest.raises(InvalidObjectRefError, match="version id"):
