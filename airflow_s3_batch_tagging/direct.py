@@ -1,0 +1,409 @@
+"""The direct tagging engine: ``put_object_tagging`` for many objects over one shared boto3 client.
+
+Plain Python over a boto3-compatible S3 client (no Airflow import). Objects stream through in
+chunks so memory stays flat however many there are; within a chunk, a thread pool sharing the one
+client reads and writes tags. With an undo log, the previous tag sets of a chunk's objects are
+flushed to S3 before any object of that chunk is written.
+
+Retries: botocore retries throttling and transient errors itself (configure its retry mode on the
+client); when it gives up on a retryable error, the engine backs off and tries again a few times.
+Errors that no retry fixes (``NoSuchKey``, ``AccessDenied``, ...) are recorded for the object.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from airflow_s3_batch_tagging.errors import InvalidTagError
+from airflow_s3_batch_tagging.tags import EMPTY_TAGS, TaggingMode, TagSet
+
+if TYPE_CHECKING:
+    from airflow_s3_batch_tagging.objects import ObjectRef
+    from airflow_s3_batch_tagging.undo import UndoLogWriter
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 32
+"""Threads sharing one client; provisional, to be tuned by the benchmark."""
+DEFAULT_CHUNK_SIZE = 1000
+"""Objects per chunk: the unit of the undo log and the bound on objects held in flight."""
+DEFAULT_EXTRA_RETRIES = 3
+"""How often the engine retries a retryable error after botocore's own retries gave up."""
+MAX_FIRST_FAILURES = 20
+"""How many failed objects the result names."""
+
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "OperationAborted",
+        "500",
+        "502",
+        "503",
+        "504",
+    }
+)
+_CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError)
+
+# Outcome of one object, as a small int so the hot loop stays cheap.
+CHANGED, UNCHANGED, SKIPPED, FAILED = 0, 1, 2, 3
+
+TaggingItem = tuple["ObjectRef", "TagSet | None"]
+"""One object to tag and its own tags (None: use the task's tags)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectFailure:
+    """An object that could not be tagged, with the S3 error code (or a local one such as ``InvalidTag``)."""
+
+    ref: ObjectRef
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.ref.to_dict(), "code": self.code, "message": self.message[:300]}
+
+
+@dataclass
+class TaggingResult:
+    """What a tagging run did; ``to_dict`` is the operator's small XCom value.
+
+    ``total == changed + unchanged + skipped + failed``. ``changed`` counts objects written (or, in a
+    dry run, that would be written) with a different tag set, including writes made without reading
+    first; ``unchanged`` objects already had the resulting tags and were written anyway;
+    ``skipped`` ones had them and were not written (``skip_unchanged``).
+    """
+
+    dry_run: bool = False
+    total: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+    written: int = 0
+    retries: int = 0
+    failures_by_code: dict[str, int] = field(default_factory=dict)
+    first_failures: list[ObjectFailure] = field(default_factory=list)
+    undo_log: str | None = None
+    undo_log_parts: list[str] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+
+    @property
+    def objects_per_second(self) -> float:
+        return self.total / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    def record_failure(self, failure: ObjectFailure) -> None:
+        self.failed += 1
+        self.failures_by_code[failure.code] = self.failures_by_code.get(failure.code, 0) + 1
+        if len(self.first_failures) < MAX_FIRST_FAILURES:
+            self.first_failures.append(failure)
+
+    def exceeds(self, max_failed_objects: int, max_failure_ratio: float) -> bool:
+        """Whether the failures exceed both tolerances (either limit allows what it covers)."""
+        if self.failed == 0:
+            return False
+        ratio = self.failed / self.total if self.total else 1.0
+        return self.failed > max_failed_objects and ratio > max_failure_ratio
+
+    def describe_failures(self) -> str:
+        """The first failures with their codes, for an error message (keys only, no tag values)."""
+        shown = "; ".join(f"{f.ref}: {f.code}" for f in self.first_failures[:10])
+        more = self.failed - min(len(self.first_failures), 10)
+        return shown + (f"; and {more} more" if more > 0 else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "total": self.total,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "written": self.written,
+            "retries": self.retries,
+            "failures_by_code": dict(self.failures_by_code),
+            "first_failures": [failure.to_dict() for failure in self.first_failures],
+            "undo_log": self.undo_log,
+            "undo_log_parts": len(self.undo_log_parts),
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "objects_per_second": round(self.objects_per_second, 1),
+        }
+
+
+class _Failed(Exception):
+    """An object's request failed for good; carries the code and the retries spent."""
+
+    def __init__(self, code: str, message: str, retries: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retries = retries
+
+
+def _metadata(err: ClientError) -> Mapping[str, Any]:
+    response: Mapping[str, Any] = err.response
+    return response.get("ResponseMetadata") or {}
+
+
+def error_code(err: BaseException) -> str:
+    """The S3 error code of a botocore error (``ClientError``), else the exception's class name."""
+    if isinstance(err, ClientError):
+        response: Mapping[str, Any] = err.response
+        code = (response.get("Error") or {}).get("Code")
+        if code:
+            return str(code)
+        status = _metadata(err).get("HTTPStatusCode")
+        return str(status) if status else "ClientError"
+    return type(err).__name__
+
+
+def is_retryable(err: BaseException) -> bool:
+    """Whether another attempt may succeed: throttling, 5xx, timeouts and dropped connections."""
+    if isinstance(err, _CONNECTION_ERRORS):
+        return True
+    if isinstance(err, ClientError):
+        if error_code(err) in RETRYABLE_ERROR_CODES:
+            return True
+        status = _metadata(err).get("HTTPStatusCode") or 0
+        return int(status) >= 500
+    return False
+
+
+def _retry_attempts(err: BaseException) -> int:
+    if isinstance(err, ClientError):
+        return int(_metadata(err).get("RetryAttempts") or 0)
+    return 0
+
+
+class TaggingEngine:
+    """Tags objects with one shared S3 client and a pool of threads.
+
+    :param client: a boto3 S3 client (or anything with the same methods); it must allow at least
+        ``concurrency`` pooled connections.
+    :param tags: the tags every object gets unless it brings its own (for ``remove``: the keys).
+    :param mode: ``replace``, ``merge``, ``remove`` or ``delete``.
+    :param concurrency: threads sharing ``client``.
+    :param skip_unchanged: read each object's tags first and write only those that change.
+    :param dry_run: read and count what would change; write nothing (no undo log either).
+    :param undo_log: where to write the previous tag sets before changing them.
+    :param expected_bucket_owner: passed as ``ExpectedBucketOwner`` on every request.
+    :param extra_retries: retries after botocore gave up on a retryable error.
+    :param retry_backoff: base of the engine's exponential backoff, in seconds.
+    :param chunk_size: objects per chunk (undo log part).
+    :param progress: called as ``progress(done, total_or_None, objects_per_second)`` at most every
+        ``progress_interval`` seconds and at the end.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        tags: TagSet | None = None,
+        mode: TaggingMode | str = TaggingMode.REPLACE,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        skip_unchanged: bool = False,
+        dry_run: bool = False,
+        undo_log: UndoLogWriter | None = None,
+        expected_bucket_owner: str | None = None,
+        extra_retries: int = DEFAULT_EXTRA_RETRIES,
+        retry_backoff: float = 0.5,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress: Callable[[int, int | None, float], None] | None = None,
+        progress_interval: float = 30.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"Invalid concurrency {concurrency!r}: it must be at least 1.")
+        if chunk_size < 1:
+            raise ValueError(f"Invalid chunk_size {chunk_size!r}: it must be at least 1.")
+        self.client = client
+        self.mode = TaggingMode.parse(mode)
+        self.tags = tags
+        self.concurrency = concurrency
+        self.skip_unchanged = skip_unchanged
+        self.dry_run = dry_run
+        self.undo_log = None if dry_run else undo_log
+        self.expected_bucket_owner = expected_bucket_owner
+        self.extra_retries = extra_retries
+        self.retry_backoff = retry_backoff
+        self.chunk_size = chunk_size
+        self.progress = progress
+        self.progress_interval = progress_interval
+        self.reads = skip_unchanged or dry_run or self.undo_log is not None or self.mode.reads_current_tags
+        # The result for objects without their own tags, and its request body, computed once.
+        self._default_result: TagSet | None = None
+        self._default_body: dict[str, Any] | None = None
+        if not self.mode.reads_current_tags and (tags is not None or self.mode is TaggingMode.DELETE):
+            self._default_result = (tags or EMPTY_TAGS).apply(self.mode, EMPTY_TAGS)
+            self._default_body = {"TagSet": self._default_result.to_boto()}
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def _request_kwargs(self, ref: ObjectRef) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
+        if ref.version_id is not None:
+            kwargs["VersionId"] = ref.version_id
+        if self.expected_bucket_owner:
+            kwargs["ExpectedBucketOwner"] = self.expected_bucket_owner
+        return kwargs
+
+    def _call(self, method: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, int]:
+        """Call ``method``; return the response and the retries it took, or raise ``_Failed``."""
+        retries = 0
+        attempt = 0
+        while True:
+            try:
+                response = method(**kwargs)
+            except (ClientError, *_CONNECTION_ERRORS) as err:
+                retries += _retry_attempts(err)
+                if attempt < self.extra_retries and is_retryable(err):
+                    attempt += 1
+                    retries += 1
+                    delay = min(self.retry_backoff * 2**attempt, 20.0)
+                    time.sleep(delay * (0.5 + random.random() / 2))
+                    continue
+                raise _Failed(error_code(err), str(err), retries) from None
+            metadata = response.get("ResponseMetadata") if isinstance(response, Mapping) else None
+            if metadata:
+                retries += int(metadata.get("RetryAttempts") or 0)
+            return response, retries
+
+    def _read(self, ref: ObjectRef, kwargs: dict[str, Any]) -> tuple[TagSet, int]:
+        response, retries = self._call(self.client.get_object_tagging, kwargs)
+        current = TagSet._trusted({tag["Key"]: tag["Value"] for tag in response.get("TagSet") or ()})
+        return current, retries
+
+    def _write(self, kwargs: dict[str, Any], result: TagSet, body: dict[str, Any] | None) -> int:
+        if not result:
+            # An empty TagSet removes all tags; DeleteObjectTagging says so explicitly (and moto
+            # cannot parse an empty TagSet).
+            return self._call(self.client.delete_object_tagging, kwargs)[1]
+        kwargs["Tagging"] = body if body is not None else {"TagSet": result.to_boto()}
+        return self._call(self.client.put_object_tagging, kwargs)[1]
+
+    def _result_for(self, ref: ObjectRef, own: TagSet | None, current: TagSet) -> TagSet:
+        tags = own if own is not None else self.tags
+        if tags is None:
+            if self.mode is TaggingMode.DELETE:
+                return EMPTY_TAGS
+            raise InvalidTagError(f"No tags for {ref}: mode {self.mode.value!r} needs tags.")
+        return tags.apply(self.mode, current, obj=ref)
+
+    # -- per object ---------------------------------------------------------------------------------
+
+    def _plan_one(self, item: TaggingItem) -> tuple[int, ObjectRef, Any, int]:
+        """Read (when needed) and decide. Returns (outcome, ref, detail, retries).
+
+        detail: for CHANGED/UNCHANGED a tuple (kwargs, result, body, previous); for FAILED an
+        ``ObjectFailure``; for SKIPPED None.
+        """
+        ref, own = item
+        kwargs = self._request_kwargs(ref)
+        retries = 0
+        previous: TagSet | None = None
+        try:
+            if self.reads:
+                previous, retries = self._read(ref, kwargs)
+            if own is None and self._default_result is not None:
+                result, body = self._default_result, self._default_body
+            else:
+                result, body = self._result_for(ref, own, previous or EMPTY_TAGS), None
+        except _Failed as failed:
+            return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), retries + failed.retries
+        except InvalidTagError as err:
+            return FAILED, ref, ObjectFailure(ref, "InvalidTag", str(err)), retries
+        if previous is not None and previous == result:
+            if self.skip_unchanged:
+                return SKIPPED, ref, None, retries
+            return UNCHANGED, ref, (kwargs, result, body, previous), retries
+        return CHANGED, ref, (kwargs, result, body, previous), retries
+
+    def _write_one(self, planned: tuple[int, ObjectRef, Any, int]) -> tuple[int, ObjectRef, Any, int]:
+        outcome, ref, detail, retries = planned
+        if outcome >= SKIPPED or self.dry_run:
+            return planned
+        kwargs, result, body, _previous = detail
+        try:
+            retries += self._write(kwargs, result, body)
+        except _Failed as failed:
+            return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), retries + failed.retries
+        return outcome, ref, None, retries
+
+    def _tag_one(self, item: TaggingItem) -> tuple[int, ObjectRef, Any, int]:
+        return self._write_one(self._plan_one(item))
+
+    # -- the run ----------------------------------------------------------------------------------
+
+    def run(self, items: Iterable[TaggingItem], *, total: int | None = None) -> TaggingResult:
+        """Tag every object of ``items`` (``(ObjectRef, own TagSet or None)`` pairs, streamed)."""
+        result = TaggingResult(dry_run=self.dry_run)
+        if self.undo_log is not None:
+            result.undo_log = self.undo_log.uri
+        started = time.monotonic()
+        last_report = started
+        iterator: Iterator[TaggingItem] = iter(items)
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="s3-tagging") as pool:
+            while chunk := list(islice(iterator, self.chunk_size)):
+                if self.undo_log is None:
+                    outcomes: Iterable[tuple[int, ObjectRef, Any, int]] = pool.map(self._tag_one, chunk)
+                else:
+                    planned = list(pool.map(self._plan_one, chunk))
+                    records = [(ref, detail[3]) for outcome, ref, detail, _ in planned if outcome == CHANGED]
+                    if records:
+                        # Flushed before any object of this chunk is written.
+                        result.undo_log_parts.append(self.undo_log.write_part(records))
+                    outcomes = pool.map(self._write_one, planned)
+                self._count(result, outcomes)
+                now = time.monotonic()
+                if self.progress is not None and now - last_report >= self.progress_interval:
+                    last_report = now
+                    self.progress(result.total, total, result.total / (now - started))
+        result.elapsed_seconds = time.monotonic() - started
+        if self.progress is not None:
+            self.progress(result.total, total, result.objects_per_second)
+        return result
+
+    def _count(self, result: TaggingResult, outcomes: Iterable[tuple[int, ObjectRef, Any, int]]) -> None:
+        counts = [0, 0, 0, 0]
+        retries = 0
+        for outcome, _ref, detail, spent in outcomes:
+            counts[outcome] += 1
+            retries += spent
+            if outcome == FAILED:
+                result.record_failure(detail)
+        changed, unchanged, skipped, failed = counts
+        result.total += changed + unchanged + skipped + failed
+        result.changed += changed
+        result.unchanged += unchanged
+        result.skipped += skipped
+        result.retries += retries
+        if not self.dry_run:
+            result.written += changed + unchanged
+
+
+def tag_objects(client: Any, items: Iterable[TaggingItem], **options: Any) -> TaggingResult:
+    """Tag ``items`` with ``client``: a shortcut for ``TaggingEngine(client, **options).run(items)``."""
+    total = options.pop("total", None)
+    return TaggingEngine(client, **options).run(items, total=total)
