@@ -1,0 +1,613 @@
+"""``S3BatchOperationsHook``: S3 Batch Operations tagging jobs through the S3 Control API.
+
+Creates ``S3PutObjectTagging`` and ``S3DeleteObjectTagging`` jobs, describes, confirms, cancels and
+waits for them (with the custom waiters in ``waiters/s3control.json``), uploads CSV manifests and
+reads completion reports. The S3 calls use an S3 client built from the same connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.utils import trim_none_values
+from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
+from airflow.providers.common.compat.sdk import AirflowException
+from botocore.exceptions import ClientError
+
+from airflow_s3_batch_tagging.errors import InvalidTagError, ManifestError, S3TaggingInputError
+from airflow_s3_batch_tagging.manifest import (
+    CSV_MANIFEST_FORMAT,
+    INVENTORY_MANIFEST_FORMAT,
+    read_csv_manifest,
+    write_csv_manifest,
+)
+from airflow_s3_batch_tagging.objects import S3Location, split_s3_uri
+from airflow_s3_batch_tagging.report import (
+    DEFAULT_FIRST_FAILURES,
+    REPORT_FORMAT,
+    REPORT_SCOPES,
+    CompletionReportManifest,
+    ReportSummary,
+    failures_tolerated,
+    read_report_csv,
+    report_job_prefix,
+    report_manifest_key,
+)
+from airflow_s3_batch_tagging.tags import TaggingMode, TagSet, tag_problem
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3control import S3ControlClient
+
+    from airflow_s3_batch_tagging.objects import ObjectRef
+
+WAITER_PATH = Path(__file__).parents[1] / "waiters" / "s3control.json"
+
+JOB_SUCCESS_STATES = ("Complete",)
+JOB_FAILURE_STATES = ("Failed", "Cancelled")
+JOB_INTERMEDIATE_STATES = (
+    "New",
+    "Preparing",
+    "Suspended",
+    "Ready",
+    "Active",
+    "Pausing",
+    "Paused",
+    "Completing",
+    "Cancelling",
+    "Failing",
+)
+JOB_STATUS_QUERIES = [
+    "Job.Status",
+    "join('', ['succeeded ', to_string(Job.ProgressSummary.NumberOfTasksSucceeded || `0`), "
+    "', failed ', to_string(Job.ProgressSummary.NumberOfTasksFailed || `0`), "
+    "' of ', to_string(Job.ProgressSummary.TotalNumberOfTasks || `0`)])",
+    "Job.StatusUpdateReason",
+]
+
+MAX_PRIORITY = 2_147_483_647
+MAX_JOB_TAGS = 50
+MAX_DESCRIPTION_LENGTH = 256
+MAX_TOKEN_LENGTH = 64
+
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_ROLE_ARN = re.compile(r"arn:[^:]+:iam::\d{12}:role/.+")
+_MANIFEST_PEEK_BYTES = 64 * 1024
+_SPOOL_BYTES = 16 * 1024 * 1024
+_REPORT_CHUNK_BYTES = 1024 * 1024
+_CHECKSUM_METADATA = "sha256"
+
+
+def validate_account_id(account_id: object) -> str:
+    """Return ``account_id`` when it is 12 digits, else raise ``ValueError`` naming it."""
+    if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
+        raise S3TaggingInputError(f"Invalid AWS account id {account_id!r}: it must be exactly 12 digits.")
+    return account_id
+
+
+def validate_role_arn(role_arn: object) -> str:
+    """Return ``role_arn`` when it has the form ``arn:<partition>:iam::<12 digits>:role/<name>``."""
+    if not isinstance(role_arn, str) or not _ROLE_ARN.fullmatch(role_arn):
+        raise S3TaggingInputError(
+            f"Invalid role ARN {role_arn!r}: it must look like arn:aws:iam::123456789012:role/NAME."
+        )
+    return role_arn
+
+
+def validate_priority(priority: object) -> int:
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
+        raise S3TaggingInputError(
+            f"Invalid priority {priority!r}: it must be an integer from 0 to {MAX_PRIORITY}."
+        )
+    return priority
+
+
+def validate_report_scope(report_scope: object) -> str:
+    if report_scope not in REPORT_SCOPES:
+        raise S3TaggingInputError(
+            f"Invalid report_scope {report_scope!r}: choose one of {', '.join(REPORT_SCOPES)}."
+        )
+    return str(report_scope)
+
+
+def validate_description(description: object) -> str | None:
+    if description is None:
+        return None
+    if not isinstance(description, str) or not 1 <= len(description) <= MAX_DESCRIPTION_LENGTH:
+        raise S3TaggingInputError(
+            f"Invalid description {description!r}: it must be a string of 1 to "
+            f"{MAX_DESCRIPTION_LENGTH} characters."
+        )
+    return description
+
+
+def job_tags_to_boto(job_tags: Mapping[str, str] | None) -> list[dict[str, str]] | None:
+    """Validate job tags (at most 50, S3's tag rules) and return boto3's ``Key``/``Value`` list."""
+    if job_tags is None:
+        return None
+    if not isinstance(job_tags, Mapping):
+        raise InvalidTagError(f"Invalid job_tags {job_tags!r}: expected a dict of tag keys to values.")
+    if len(job_tags) > MAX_JOB_TAGS:
+        raise InvalidTagError(
+            f"Invalid job_tags: a job may have at most {MAX_JOB_TAGS} tags, got {len(job_tags)}."
+        )
+    for key, value in job_tags.items():
+        problem = tag_problem(key, value)
+        if problem:
+            raise InvalidTagError(f"Invalid job tag {key!r}={value!r}: {problem}.")
+    return [{"Key": key, "Value": job_tags[key]} for key in sorted(job_tags)]
+
+
+def job_request_token(dag_id: str, task_id: str, run_id: str, map_index: int | None = None) -> str:
+    """The ``ClientRequestToken`` of the job one task instance creates (the same on every try).
+
+    A hash of the DAG id, task id, run id and map index, so a retried task's ``CreateJob`` returns
+    the job its first try created instead of starting a second one.
+    """
+    index = -1 if map_index is None else map_index
+    material = "\x1f".join((dag_id, task_id, run_id, str(index))).encode("utf-8")
+    return f"airflow-{hashlib.sha256(material).hexdigest()[:48]}"
+
+
+def successor_request_token(token: str, ended_job_id: str) -> str:
+    """The token of the job that replaces ``ended_job_id`` (which ended Failed or Cancelled)."""
+    digest = hashlib.sha256(f"{token}\x1f{ended_job_id}".encode()).hexdigest()
+    return f"airflow-{digest[:48]}"
+
+
+def build_report(location: S3Location | None, report_scope: str = "FailedTasksOnly") -> dict[str, Any]:
+    """The ``Report`` argument of ``CreateJob``: off when ``location`` is None."""
+    if location is None:
+        return {"Enabled": False}
+    validate_report_scope(report_scope)
+    return trim_none_values(
+        {
+            "Enabled": True,
+            "Bucket": location.bucket_arn,
+            "Format": REPORT_FORMAT,
+            "Prefix": location.prefix.strip("/") or None,
+            "ReportScope": report_scope,
+        }
+    )
+
+
+def tagging_operation(mode: TaggingMode | str, tags: TagSet | None) -> dict[str, Any]:
+    """The ``Operation`` argument: ``S3PutObjectTagging`` (replace) or ``S3DeleteObjectTagging``."""
+    mode = TaggingMode.parse(mode)
+    if mode is TaggingMode.REPLACE:
+        return {"S3PutObjectTagging": {"TagSet": (tags if tags is not None else TagSet()).to_boto()}}
+    if mode is TaggingMode.DELETE:
+        return {"S3DeleteObjectTagging": {}}
+    raise InvalidTagError(
+        f"Invalid tagging mode {mode.value!r} for S3 Batch Operations: a job can only replace tag sets "
+        "('replace') or delete them ('delete'); merge and remove need the direct path."
+    )
+
+
+def bucket_from_arn(arn: str) -> str:
+    """``arn:aws:s3:::bucket`` -> ``bucket`` (a bare name is returned as is)."""
+    return arn.rsplit(":::", 1)[-1] if arn.startswith("arn:") else arn
+
+
+def job_failure_reasons(job: Mapping[str, Any]) -> str:
+    """AWS's reasons why a job failed or was cancelled, as one line."""
+    reasons = [
+        f"{item.get('FailureCode', '?')}: {item.get('FailureReason', '')}".strip()
+        for item in job.get("FailureReasons") or []
+    ]
+    if job.get("StatusUpdateReason"):
+        reasons.append(f"status update reason: {job['StatusUpdateReason']}")
+    return "; ".join(reasons) or "AWS gave no reason"
+
+
+def job_counts(job: Mapping[str, Any]) -> dict[str, int]:
+    """Task counts of a described job: ``tasks_total``, ``tasks_succeeded``, ``tasks_failed``."""
+    progress = job.get("ProgressSummary") or {}
+    return {
+        "tasks_total": int(progress.get("TotalNumberOfTasks") or 0),
+        "tasks_succeeded": int(progress.get("NumberOfTasksSucceeded") or 0),
+        "tasks_failed": int(progress.get("NumberOfTasksFailed") or 0),
+    }
+
+
+class S3BatchOperationsHook(AwsBaseHook):
+    """
+    Interact with S3 Batch Operations jobs (the ``s3control`` client) and their S3 objects.
+
+    Additional arguments (such as ``aws_conn_id``) may be specified and are passed down to the
+    underlying AwsBaseHook.
+
+    :param account_id: The AWS account that owns the jobs. When not given, the connection extra
+        ``account_id`` is used, else the caller's account from STS ``GetCallerIdentity``.
+
+    .. seealso::
+        - :class:`airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook`
+    """
+
+    def __init__(self, *args: Any, account_id: str | None = None, **kwargs: Any) -> None:
+        kwargs["client_type"] = "s3control"
+        super().__init__(*args, **kwargs)
+        self._account_id = account_id
+
+    @cached_property
+    def waiter_path(self) -> Path:
+        """This package's waiters (the Amazon hook only looks inside its own package)."""
+        return WAITER_PATH
+
+    @cached_property
+    def account_id(self) -> str:
+        """The job owner: the ``account_id`` argument, the connection extra, or STS."""
+        explicit = self._account_id or self.conn_config.extra_config.get("account_id")
+        if explicit:
+            return validate_account_id(str(explicit))
+        return validate_account_id(str(super().account_id))
+
+    @property
+    def control(self) -> S3ControlClient:
+        """The ``s3control`` client (``conn``), typed."""
+        return cast("S3ControlClient", self.conn)
+
+    @cached_property
+    def s3_client(self) -> S3Client:
+        """An S3 client with the same credentials, region, endpoint and botocore config."""
+        return self.get_session(region_name=self.region_name).client(
+            service_name="s3",
+            endpoint_url=self.conn_config.get_service_endpoint_url("s3"),
+            config=self._get_config(),
+            verify=self.verify,
+        )
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def create_tagging_job(
+        self,
+        *,
+        mode: TaggingMode | str,
+        tags: TagSet | None,
+        role_arn: str,
+        client_request_token: str,
+        report: Mapping[str, Any],
+        manifest: Mapping[str, Any] | None = None,
+        manifest_generator: Mapping[str, Any] | None = None,
+        priority: int = 10,
+        confirmation_required: bool = False,
+        description: str | None = None,
+        job_tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """
+        Create a tagging job and return its id; wraps ``S3Control.Client.create_job``.
+
+        The same ``client_request_token`` with the same request returns the job already created.
+        """
+        if (manifest is None) == (manifest_generator is None):
+            raise S3TaggingInputError("Give exactly one of manifest and manifest_generator.")
+        if not 1 <= len(client_request_token) <= MAX_TOKEN_LENGTH:
+            raise S3TaggingInputError(
+                f"Invalid client request token {client_request_token!r}: it must be 1 to "
+                f"{MAX_TOKEN_LENGTH} characters."
+            )
+        request = trim_none_values(
+            {
+                "AccountId": self.account_id,
+                "ConfirmationRequired": confirmation_required,
+                "Operation": tagging_operation(mode, tags),
+                "Report": dict(report),
+                "ClientRequestToken": client_request_token,
+                "Manifest": dict(manifest) if manifest is not None else None,
+                "ManifestGenerator": dict(manifest_generator) if manifest_generator is not None else None,
+                "Description": validate_description(description),
+                "Priority": validate_priority(priority),
+                "RoleArn": validate_role_arn(role_arn),
+                "Tags": job_tags_to_boto(job_tags),
+            }
+        )
+        try:
+            response = self.control.create_job(**request)
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            if "Idempotency" in code:
+                raise S3TaggingInputError(
+                    f"S3 Batch Operations refused CreateJob: the request token {client_request_token} "
+                    "already created a job with different parameters (this task instance created it on "
+                    "an earlier try with other tags, manifest or options). Start a new DAG run to create "
+                    f"a new job. AWS said: {err}"
+                ) from err
+            raise
+        return str(response["JobId"])
+
+    def describe_job(self, job_id: str) -> dict[str, Any]:
+        """Return the job's description; wraps ``S3Control.Client.describe_job``."""
+        return dict(self.control.describe_job(AccountId=self.account_id, JobId=job_id)["Job"])
+
+    def confirm_job(self, job_id: str) -> str:
+        """Confirm a Suspended job (``UpdateJobStatus`` to ``Ready``); return the new status."""
+        response = self.control.update_job_status(
+            AccountId=self.account_id, JobId=job_id, RequestedJobStatus="Ready"
+        )
+        return str(response.get("Status", "Ready"))
+
+    def cancel_job(self, job_id: str, reason: str | None = None) -> str:
+        """Cancel a job that has not ended (``UpdateJobStatus`` to ``Cancelled``); return the new status."""
+        response = self.control.update_job_status(
+            **trim_none_values(
+                {
+                    "AccountId": self.account_id,
+                    "JobId": job_id,
+                    "RequestedJobStatus": "Cancelled",
+                    "StatusUpdateReason": reason[:256] if reason else None,
+                }
+            )
+        )
+        return str(response.get("Status", "Cancelled"))
+
+    def wait_for_job(
+        self,
+        job_id: str,
+        *,
+        waiter_name: str = "batch_job_complete",
+        waiter_delay: int = 30,
+        waiter_max_attempts: int = 2880,
+    ) -> None:
+        """Wait with a waiter from ``waiters/s3control.json``, logging status and progress each poll."""
+        wait(
+            waiter=self.get_waiter(waiter_name),
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=waiter_max_attempts,
+            args={"AccountId": self.account_id, "JobId": job_id},
+            failure_message=f"S3 Batch Operations job {job_id} failed",
+            status_message=f"S3 Batch Operations job {job_id}",
+            status_args=JOB_STATUS_QUERIES,
+        )
+
+    # -- manifests ------------------------------------------------------------------------------
+
+    def upload_manifest(
+        self,
+        objects: Iterable[ObjectRef],
+        bucket: str,
+        key: str,
+        *,
+        with_version_ids: bool | None = None,
+    ) -> tuple[dict[str, Any], int]:
+        """
+        Write ``objects`` as a CSV manifest to ``s3://bucket/key``; return the ``Manifest`` and the count.
+
+        The manifest is streamed into a local spooled file first, so an empty object list raises
+        before anything is written to S3. When the key already holds the same bytes (a retried task),
+        it is not rewritten and its ETag is reused, so the job request is the same as on the first try.
+
+        :param with_version_ids: write the ``VersionId`` column; None decides from the first object.
+        """
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+            refs = iter(objects)
+            first = next(refs, None)
+            if first is None:
+                raise ManifestError(
+                    "The object list is empty: an S3 Batch Operations job needs at least one object. "
+                    "Skip the task upstream (for example with a ShortCircuitOperator) when there is "
+                    "nothing to tag."
+                )
+            if with_version_ids is None:
+                with_version_ids = first.version_id is not None
+            count = write_csv_manifest(
+                itertools.chain((first,), refs), spool, with_version_ids=with_version_ids
+            )
+            spool.seek(0)
+            digest = hashlib.sha256()
+            while chunk := spool.read(1024 * 1024):
+                digest.update(chunk)
+            checksum = digest.hexdigest()
+            etag = self._existing_etag(bucket, key, checksum)
+            if etag is None:
+                spool.seek(0)
+                response = self.s3_client.put_object(
+                    Bucket=bucket,
+                    Key=key,
+                    Body=spool,
+                    ContentType="text/csv",
+                    Metadata={_CHECKSUM_METADATA: checksum},
+                )
+                etag = str(response["ETag"]).strip('"')
+                self.log.info("Wrote a manifest of %s objects to s3://%s/%s", count, bucket, key)
+            else:
+                self.log.info(
+                    "Reusing the identical manifest of %s objects at s3://%s/%s", count, bucket, key
+                )
+        fields = ["Bucket", "Key", "VersionId"] if with_version_ids else ["Bucket", "Key"]
+        manifest = {
+            "Spec": {"Format": CSV_MANIFEST_FORMAT, "Fields": fields},
+            "Location": {"ObjectArn": self._object_arn(bucket, key), "ETag": etag},
+        }
+        return manifest, count
+
+    def _existing_etag(self, bucket: str, key: str, checksum: str) -> str | None:
+        try:
+            head = self.s3_client.head_object(Bucket=bucket, Key=key)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        if head.get("Metadata", {}).get(_CHECKSUM_METADATA) == checksum:
+            return str(head["ETag"]).strip('"')
+        return None
+
+    def _object_arn(self, bucket: str, key: str) -> str:
+        return f"arn:{self.conn_partition}:s3:::{bucket}/{key}"
+
+    def describe_manifest(self, uri: str, manifest_format: str | None = None) -> dict[str, Any]:
+        """
+        The ``Manifest`` argument for an existing manifest object: its format, fields and unquoted ETag.
+
+        :param manifest_format: ``csv``, ``inventory`` or a full format name; by default an object
+            named ``manifest.json`` is an S3 Inventory report and anything else a CSV manifest.
+        """
+        bucket, key = split_s3_uri(uri, what="manifest URI")
+        if not key or key.endswith("/"):
+            raise ManifestError(f"Invalid manifest URI {uri!r}: it must name an object, not a prefix.")
+        spec_format = resolve_manifest_format(key, manifest_format)
+        head = self.s3_client.head_object(Bucket=bucket, Key=key)
+        location = {"ObjectArn": self._object_arn(bucket, key), "ETag": str(head["ETag"]).strip('"')}
+        if spec_format == INVENTORY_MANIFEST_FORMAT:
+            return {"Spec": {"Format": spec_format}, "Location": location}
+        fields = ["Bucket", "Key", "VersionId"] if self._csv_has_version_ids(bucket, key, uri) else None
+        return {
+            "Spec": {"Format": spec_format, "Fields": fields or ["Bucket", "Key"]},
+            "Location": location,
+        }
+
+    def _csv_has_version_ids(self, bucket: str, key: str, uri: str) -> bool:
+        response = self.s3_client.get_object(
+            Bucket=bucket, Key=key, Range=f"bytes=0-{_MANIFEST_PEEK_BYTES - 1}"
+        )
+        head = response["Body"].read()
+        lines = head.splitlines(keepends=True)
+        if len(head) >= _MANIFEST_PEEK_BYTES and lines and not lines[-1].endswith(b"\n"):
+            lines = lines[:-1]  # a line cut by the range
+        for ref in read_csv_manifest(lines, source=f"manifest {uri}"):
+            return ref.version_id is not None
+        raise ManifestError(f"The manifest {uri} lists no objects: a job needs at least one.")
+
+    # -- reports --------------------------------------------------------------------------------
+
+    def read_completion_report(
+        self, job: Mapping[str, Any], *, max_failures: int = DEFAULT_FIRST_FAILURES
+    ) -> ReportSummary | None:
+        """
+        Summarise the failed tasks in a finished job's completion report, streaming its result files.
+
+        Returns None when the job has no report (reports off, or no task ran).
+        """
+        report = job.get("Report") or {}
+        if not report.get("Enabled") or not report.get("Bucket"):
+            return None
+        location = S3Location(bucket_from_arn(report["Bucket"]), report.get("Prefix") or "")
+        key = report_manifest_key(location, job["JobId"])
+        try:
+            body = self.s3_client.get_object(Bucket=location.bucket, Key=key)["Body"].read()
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                self.log.warning("No completion report at s3://%s/%s", location.bucket, key)
+                return None
+            raise
+        manifest = CompletionReportManifest.from_json(body, source=f"s3://{location.bucket}/{key}")
+        summary = ReportSummary(max_failures=max_failures)
+        for result in manifest.failed_results:
+            result_bucket = bucket_from_arn(result.bucket) if result.bucket else location.bucket
+            stream = self.s3_client.get_object(Bucket=result_bucket, Key=result.key)["Body"]
+            try:
+                summary.add_rows(
+                    read_report_csv(
+                        stream.iter_chunks(_REPORT_CHUNK_BYTES), source=f"s3://{result_bucket}/{result.key}"
+                    )
+                )
+            finally:
+                stream.close()
+        return summary
+
+    def job_result(self, job_id: str, *, max_failures: int = DEFAULT_FIRST_FAILURES) -> dict[str, Any]:
+        """
+        Describe a job and return plain data for XCom: status, task counts, report location and summary.
+
+        The completion report is read only when tasks failed; ``report_summary`` then holds the
+        failures by error code and the first failed objects.
+        """
+        job = self.describe_job(job_id)
+        counts = job_counts(job)
+        report = job.get("Report") or {}
+        report_location = None
+        if report.get("Enabled") and report.get("Bucket"):
+            location = S3Location(bucket_from_arn(report["Bucket"]), report.get("Prefix") or "")
+            report_location = f"s3://{location.bucket}/{report_job_prefix(location, job_id)}/"
+        summary: ReportSummary | None = ReportSummary(max_failures=max_failures)
+        if counts["tasks_failed"] and job.get("Status") in (*JOB_SUCCESS_STATES, *JOB_FAILURE_STATES):
+            try:
+                summary = self.read_completion_report(job, max_failures=max_failures)
+            except (ClientError, ManifestError) as err:
+                self.log.warning("Could not read the completion report of job %s: %s", job_id, err)
+                summary = None
+        return {
+            "job_id": job_id,
+            "account_id": self.account_id,
+            "status": job.get("Status"),
+            **counts,
+            "failure_reasons": job_failure_reasons(job) if job.get("Status") in JOB_FAILURE_STATES else None,
+            "report_location": report_location,
+            "report_summary": summary.to_dict() if summary is not None else None,
+        }
+
+
+def resolve_manifest_format(key: str, manifest_format: str | None) -> str:
+    """The manifest ``Spec.Format`` for ``key``, from ``manifest_format`` or the object's name."""
+    aliases = {
+        "csv": CSV_MANIFEST_FORMAT,
+        "inventory": INVENTORY_MANIFEST_FORMAT,
+        CSV_MANIFEST_FORMAT.lower(): CSV_MANIFEST_FORMAT,
+        INVENTORY_MANIFEST_FORMAT.lower(): INVENTORY_MANIFEST_FORMAT,
+    }
+    if manifest_format is None:
+        return INVENTORY_MANIFEST_FORMAT if key.rsplit("/", 1)[-1] == "manifest.json" else CSV_MANIFEST_FORMAT
+    try:
+        return aliases[str(manifest_format).lower()]
+    except KeyError:
+        raise S3TaggingInputError(
+            f"Invalid manifest_format {manifest_format!r}: choose 'csv', 'inventory', "
+            f"{CSV_MANIFEST_FORMAT!r} or {INVENTORY_MANIFEST_FORMAT!r}."
+        ) from None
+
+
+def check_job_result(result: Mapping[str, Any], *, max_failed_tasks: int, max_failure_ratio: float) -> None:
+    """
+    Raise ``AirflowException`` unless a finished job's ``result`` (from ``job_result``) is a success.
+
+    ``Failed`` and ``Cancelled`` jobs fail with AWS's reasons. A ``Complete`` job whose failed tasks
+    exceed the tolerance (see ``failures_tolerated``) fails with the failure codes and first objects.
+    """
+    job_id, status = result["job_id"], result["status"]
+    failed, total = result["tasks_failed"], result["tasks_total"]
+    summary = result.get("report_summary") or {}
+    codes = _describe_codes(summary)
+    where = f" Report: {result['report_location']}" if result.get("report_location") else ""
+    if status in JOB_FAILURE_STATES:
+        raise AirflowException(
+            f"S3 Batch Operations job {job_id} ended {status}: {result.get('failure_reasons')}. "
+            f"{failed} of {total} tasks failed{codes}.{where}"
+        )
+    if status not in JOB_SUCCESS_STATES:
+        raise AirflowException(f"S3 Batch Operations job {job_id} has not finished: its status is {status}.")
+    if not failures_tolerated(
+        failed, total, max_failed_tasks=max_failed_tasks, max_failure_ratio=max_failure_ratio
+    ):
+        first = summary.get("first_failures") or []
+        shown = "; ".join(
+            " ".join(
+                part
+                for part in (
+                    f"s3://{item['bucket']}/{item['key']}",
+                    item.get("error_code"),
+                    item.get("message"),
+                )
+                if part
+            )
+            for item in first[:3]
+        )
+        raise AirflowException(
+            f"S3 Batch Operations job {job_id} is Complete but {failed} of {total} tasks failed, more than "
+            f"tolerated (max_failed_tasks={max_failed_tasks}, max_failure_ratio={max_failure_ratio})"
+            f"{codes}.{' First failed objects: ' + shown + '.' if shown else ''}{where}"
+        )
+
+
+def _describe_codes(summary: Mapping[str, Any]) -> str:
+    by_code = summary.get("failures_by_code") or {}
+    if not by_code:
+        return ""
+    ranked = sorted(by_code.items(), key=lambda item: (-item[1], item[0]))
+    return "; failures by error code: " + ", ".join(f"{code} x{count}" for code, count in ranked)

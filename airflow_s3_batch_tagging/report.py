@@ -1,0 +1,279 @@
+"""S3 Batch Operations completion reports: where they are, how to read them, what they say.
+
+A job's report is ``{Prefix}/job-{JobId}/manifest.json`` plus result CSVs under
+``job-{JobId}/results/`` with the columns ``Bucket, Key, VersionId, TaskStatus, ErrorCode,
+HTTPStatusCode, ResultMessage`` and no header. Result files are read line by line and summarised
+into counts per error code and the first few failed objects, so memory stays flat however many
+tasks the job ran. Also: the failure tolerance a finished job is judged by. Plain Python: the caller
+opens the S3 objects and hands over their lines.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from airflow_s3_batch_tagging.errors import ManifestError
+
+if TYPE_CHECKING:
+    from airflow_s3_batch_tagging.objects import S3Location
+
+REPORT_FORMAT = "Report_CSV_20180820"
+REPORT_SCOPES = ("AllTasks", "FailedTasksOnly")
+RESULT_COLUMNS = ("Bucket", "Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "ResultMessage")
+DEFAULT_FIRST_FAILURES = 10
+
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}").search
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})").search
+_MESSAGE_LIMIT = 500
+
+
+def report_job_prefix(location: S3Location, job_id: str) -> str:
+    """The key prefix under which a job writes its report: ``{prefix}/job-{job_id}``."""
+    return location.join(f"job-{job_id}")
+
+
+def report_manifest_key(location: S3Location, job_id: str) -> str:
+    """The key of a job's completion report ``manifest.json``."""
+    return location.join(f"job-{job_id}", "manifest.json")
+
+
+def decode_report_key(value: str) -> str:
+    """Return the object key a report field names, whether or not the report URL-encoded it.
+
+    A field holding characters that URL encoding always escapes (spaces, commas, non-ASCII, a ``%``
+    not starting an escape) was written as is and is returned unchanged. Otherwise ``%XX`` escapes
+    are decoded; a field that only looks encoded but does not decode to valid UTF-8 is kept as is.
+    The one ambiguity, a raw key such as ``a%20b`` that also reads as an encoded one, is decoded.
+    """
+    if "%" not in value or not _PERCENT_ESCAPE(value):
+        return value
+    if _BAD_PERCENT(value) or any(char.isspace() or char == "," or not char.isascii() for char in value):
+        return value
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResultFile:
+    """One result file listed in a completion report's ``manifest.json``."""
+
+    key: str
+    task_execution_status: str
+    bucket: str | None = None
+    md5_checksum: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.task_execution_status.lower() == "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionReportManifest:
+    """A completion report's ``manifest.json``: the report format and its result files."""
+
+    format: str
+    report_creation_date: str | None
+    results: tuple[ReportResultFile, ...]
+
+    @classmethod
+    def from_json(
+        cls, document: bytes | str | Mapping[str, Any], *, source: str = "completion report manifest"
+    ) -> CompletionReportManifest:
+        try:
+            data = json.loads(document) if isinstance(document, bytes | str) else dict(document)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ManifestError(f"{source} is not valid JSON: {err}.") from None
+        if not isinstance(data, dict):
+            raise ManifestError(f"{source} must be a JSON object, not {type(data).__name__}.")
+        if "Results" not in data or not isinstance(data["Results"], list):
+            raise ManifestError(f"{source} is not a completion report manifest: it has no 'Results' list.")
+        results = []
+        for entry in data["Results"]:
+            if not isinstance(entry, Mapping) or "Key" not in entry or "TaskExecutionStatus" not in entry:
+                raise ManifestError(
+                    f"{source}: the result entry {entry!r} lacks 'Key' or 'TaskExecutionStatus'."
+                )
+            results.append(
+                ReportResultFile(
+                    key=str(entry["Key"]),
+                    task_execution_status=str(entry["TaskExecutionStatus"]),
+                    bucket=entry.get("Bucket"),
+                    md5_checksum=entry.get("MD5Checksum"),
+                )
+            )
+        return cls(
+            format=str(data.get("Format", REPORT_FORMAT)),
+            report_creation_date=data.get("ReportCreationDate"),
+            results=tuple(results),
+        )
+
+    @property
+    def failed_results(self) -> tuple[ReportResultFile, ...]:
+        return tuple(result for result in self.results if result.failed)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """One task of a completion report: the object, how the task ended and why."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    task_status: str
+    error_code: str | None
+    http_status: int | None
+    result_message: str
+
+    @property
+    def failed(self) -> bool:
+        return self.task_status.lower() != "succeeded"
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"bucket": self.bucket, "key": self.key}
+        if self.version_id:
+            data["version_id"] = self.version_id
+        data["error_code"] = self.error_code
+        data["http_status"] = self.http_status
+        data["message"] = self.result_message[:_MESSAGE_LIMIT]
+        return data
+
+
+def _text_lines(lines: IO[bytes] | Iterable[bytes], source: str) -> Iterator[str]:
+    """Decode byte chunks (whole lines or not) and yield text lines with their endings."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pending = ""
+    try:
+        for raw in lines:
+            pending += decoder.decode(raw)
+            if "\n" in pending:
+                *complete, pending = pending.split("\n")
+                for line in complete:
+                    yield line + "\n"
+        pending += decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise ManifestError(f"{source} is not valid UTF-8.") from None
+    if pending:
+        yield pending
+
+
+def read_report_csv(
+    lines: IO[bytes] | Iterable[bytes], *, source: str = "report file"
+) -> Iterator[ReportRow]:
+    """Yield the rows of one completion report result CSV, streaming.
+
+    ``lines`` is a binary file or any iterable of byte chunks (lines or not, for example a
+    streamed S3 body); quoted fields spanning lines are read whole. Keys are decoded with
+    :func:`decode_report_key`.
+    """
+    line_number = 0
+    try:
+        for row in csv.reader(_text_lines(lines, source)):
+            line_number += 1
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) < 4:
+                raise ManifestError(
+                    f"{source} row {line_number}: expected the columns {', '.join(RESULT_COLUMNS)} "
+                    f"but found {len(row)} field(s)."
+                )
+            row = row + [""] * (len(RESULT_COLUMNS) - len(row))
+            bucket, key, version_id, task_status, error_code, http_status = row[:6]
+            # A message holding a comma the writer did not quote spills into extra fields.
+            message = ",".join(row[6:])
+            yield ReportRow(
+                bucket=bucket,
+                key=decode_report_key(key),
+                version_id=version_id or None,
+                task_status=task_status,
+                error_code=error_code or None,
+                http_status=int(http_status) if http_status.strip().isdigit() else None,
+                result_message=message,
+            )
+    except csv.Error as err:
+        raise ManifestError(f"{source} row {line_number + 1}: cannot be read: {err}.") from None
+
+
+@dataclass
+class ReportSummary:
+    """What a completion report says about failures, in constant memory.
+
+    ``failures_by_code`` counts failed tasks per ``ErrorCode`` (``"Unknown"`` when empty);
+    ``first_failures`` keeps the first ``max_failures`` failed objects as read.
+    """
+
+    max_failures: int = DEFAULT_FIRST_FAILURES
+    rows_read: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    failures_by_code: dict[str, int] = field(default_factory=dict)
+    first_failures: list[dict[str, Any]] = field(default_factory=list)
+    files_read: int = 0
+
+    def add(self, row: ReportRow) -> None:
+        self.rows_read += 1
+        if not row.failed:
+            self.succeeded += 1
+            return
+        self.failed += 1
+        code = row.error_code or "Unknown"
+        self.failures_by_code[code] = self.failures_by_code.get(code, 0) + 1
+        if len(self.first_failures) < self.max_failures:
+            self.first_failures.append(row.to_dict())
+
+    def add_rows(self, rows: Iterable[ReportRow]) -> None:
+        for row in rows:
+            self.add(row)
+        self.files_read += 1
+
+    def describe_failures(self, limit: int = 5) -> str:
+        """``AccessDenied x3, NoSuchKey x1`` (most frequent first), or ``"none"``."""
+        if not self.failures_by_code:
+            return "none"
+        ranked = sorted(self.failures_by_code.items(), key=lambda item: (-item[1], item[0]))
+        shown = ", ".join(f"{code} x{count}" for code, count in ranked[:limit])
+        return shown if len(ranked) <= limit else f"{shown}, and {len(ranked) - limit} more codes"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for XCom."""
+        return {
+            "failures_by_code": dict(self.failures_by_code),
+            "first_failures": list(self.first_failures),
+            "rows_read": self.rows_read,
+            "succeeded_rows": self.succeeded,
+            "failed_rows": self.failed,
+            "files_read": self.files_read,
+        }
+
+
+def validate_failure_tolerance(max_failed_tasks: object, max_failure_ratio: object) -> None:
+    """Raise ``ValueError`` naming the value when a tolerance is not a count >= 0 or a ratio in [0, 1]."""
+    if isinstance(max_failed_tasks, bool) or not isinstance(max_failed_tasks, int) or max_failed_tasks < 0:
+        raise ValueError(f"Invalid max_failed_tasks {max_failed_tasks!r}: it must be an integer >= 0.")
+    if (
+        isinstance(max_failure_ratio, bool)
+        or not isinstance(max_failure_ratio, int | float)
+        or not 0 <= max_failure_ratio <= 1
+    ):
+        raise ValueError(f"Invalid max_failure_ratio {max_failure_ratio!r}: it must be a number from 0 to 1.")
+
+
+def failures_tolerated(failed: int, total: int, *, max_failed_tasks: int, max_failure_ratio: float) -> bool:
+    """Whether ``failed`` of ``total`` tasks is within tolerance.
+
+    Failures are tolerated when their count is at most ``max_failed_tasks`` or their share of all
+    tasks is at most ``max_failure_ratio``; with both at 0 (the default) any failure is too many.
+    """
+    if failed <= 0:
+        return True
+    if failed <= max_failed_tasks:
+        return True
+    return total > 0 and failed / total <= max_failure_ratio
