@@ -639,13 +639,12 @@ class JobRunner:
         kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
         if obj.version_id:
             kwargs["VersionId"] = obj.version_id
-        tag_set = (operation.get("S3PutObjectTagging") or {}).get("TagSet") or []
         try:
-            if "S3PutObjectTagging" in operation and tag_set:
+            if "S3PutObjectTagging" in operation:
+                # An empty TagSet removes every tag (the stand-in's moto_compat layer handles it).
+                tag_set = operation["S3PutObjectTagging"].get("TagSet") or []
                 response = _with_retries(self.s3.put_object_tagging, **kwargs, Tagging={"TagSet": tag_set})
             else:
-                # An empty tag set removes all tags, which is what DeleteObjectTagging does
-                # (and moto cannot store an empty set).
                 response = _with_retries(self.s3.delete_object_tagging, **kwargs)
         except ClientError as err:
             error = err.response.get("Error", {})

@@ -1,8 +1,9 @@
 """``LocalAWS``: one loopback HTTP server answering S3 (moto) and the S3 Control job API (our emulator).
 
 Requests whose path starts with ``/v20180820/`` and that carry an ``x-amz-account-id`` header go to
-the job emulator; everything else goes, through the fault injection middleware, to moto's server
-app (server-mode state, shared by every client that talks to the endpoint).
+the job emulator; everything else goes, through the fault injection middleware and a small layer
+that corrects two of moto's tagging answers (``moto_compat``), to moto's server app (server-mode
+state, shared by every client that talks to the endpoint).
 
 botocore's S3 Control endpoint rules always put the account id in front of the host
 (``http://123456789012.127.0.0.1:<port>``), which does not resolve; ``inject_host_prefix=False``
@@ -25,6 +26,7 @@ from botocore.config import Config
 from airflow_s3_batch_tagging.objects import validate_bucket_name
 from airflow_s3_batch_tagging.testing.faults import FaultInjectionMiddleware, Faults
 from airflow_s3_batch_tagging.testing.jobs import JobStore
+from airflow_s3_batch_tagging.testing.moto_compat import MotoCompatMiddleware
 from airflow_s3_batch_tagging.testing.s3control_emulator import API_PREFIX, S3ControlEmulator
 
 if TYPE_CHECKING:
@@ -112,7 +114,7 @@ class LocalAWS:
             def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
                 """Leave per-request logging out of test output."""
 
-        moto_app = DomainDispatcherApplication(create_backend_app)
+        moto_app = MotoCompatMiddleware(DomainDispatcherApplication(create_backend_app))
         app = _Dispatcher(S3ControlEmulator(self.jobs), FaultInjectionMiddleware(moto_app, self.faults))
         self._server = make_server(
             self.host, self.port, app, threaded=True, request_handler=QuietRequestHandler
