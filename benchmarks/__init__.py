@@ -1,0 +1,1 @@
+"""Benchmarks of ``make bench`` runs ``benchmarks.run``, which writes BENCHMARKS.md."""

@@ -1,0 +1,156 @@
+"""Direct-path measurements against the fake S3 server (run in a child process by ``benchmarks.child``).
+
+Every client here is a real boto3 client (SigV4 signing, request checksums, retries) pointed at the
+fake server with dummy credentials; only the network and S3 are stand-ins.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from benchmarks.child import Measurement
+
+BUCKET = "bench-bucket"
+NEW_TAGS = {"project": "bench", "retention": "cold"}
+OLD_TAGS = {"owner": "team-a"}
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def make_client(endpoint_url: str, **config: Any) -> Any:
+    """A boto3 S3 client for the fake server: dummy credentials, path-style addressing."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(
+        aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
+    )
+    return session.client("s3", endpoint_url=endpoint_url, config=Config(**config))
+
+
+def _boto_tags(tags: dict[str, str]) -> dict[str, Any]:
+    return {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
+
+
+def naive_loop(endpoint_url: str, count: int, prefix: str) -> dict[str, Any]:
+    """The baseline: a plain sequential loop of ``put_object_tagging`` with a default boto3 client."""
+    client = make_client(endpoint_url)
+    tagging = _boto_tags(NEW_TAGS)
+    client.put_object_tagging(Bucket=BUCKET, Key=f"{prefix}warmup", Tagging=tagging)
+    cpu, started = cpu_seconds(), time.perf_counter()
+    for index in range(count):
+        client.put_object_tagging(Bucket=BUCKET, Key=f"{prefix}{index}", Tagging=tagging)
+    seconds = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu
+    return {
+        "objects": count,
+        "seconds": seconds,
+        "objects_per_second": count / seconds,
+        "cpu_ms_per_object": cpu / count * 1000,
+    }
+
+
+def _client_variant(endpoint_url: str, variant: str) -> Any:
+    if variant == "default":
+        return make_client(endpoint_url)
+    if variant == "no_param_validation":
+        return make_client(endpoint_url, parameter_validation=False)
+    raise ValueError(f"unknown client variant {variant!r}")
+
+
+def botocore_ceiling(endpoint_url: str, count: int, prefix: str, variant: str = "default") -> dict[str, Any]:
+    """Bare botocore at zero latency: the CPU one ``put_object_tagging`` call costs the client."""
+    client = _client_variant(endpoint_url, variant)
+    tagging = _boto_tags(NEW_TAGS)
+    for index in range(50):
+        client.put_object_tagging(Bucket=BUCKET, Key=f"{prefix}warmup/{index}", Tagging=tagging)
+    cpu, started = cpu_seconds(), time.perf_counter()
+    for index in range(count):
+        client.put_object_tagging(Bucket=BUCKET, Key=f"{prefix}{index}", Tagging=tagging)
+    seconds = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu
+    cpu_ms = cpu / count * 1000
+    return {
+        "calls": count,
+        "seconds": seconds,
+        "calls_per_second": count / seconds,
+        "cpu_ms_per_call": cpu_ms,
+        "ceiling_calls_per_cpu_second": 1000 / cpu_ms,
+    }
+
+
+def engine_defaults() -> dict[str, Any]:
+    """The direct engine's default settings, or an empty dict when it is not importable yet."""
+    try:
+        from airflow_s3_batch_tagging import direct
+    except ImportError:
+        return {}
+    return {"concurrency": direct.DEFAULT_CONCURRENCY, "chunk_size": direct.DEFAULT_CHUNK_SIZE}
+
+
+def engine_client(endpoint_url: str, concurrency: int) -> Any:
+    """The client the direct operator's hook would build, pointed at ``endpoint_url``."""
+    return make_client(endpoint_url, max_pool_connections=max(10, concurrency))
+
+
+def direct_engine(
+    endpoint_url: str,
+    count: int,
+    prefix: str,
+    mode: str = "replace",
+    concurrency: int | None = None,
+    undo_log: bool = False,
+) -> dict[str, Any]:
+    """The direct engine through its public API: ``TaggingEngine(client, ...).run(items)``."""
+    from airflow_s3_batch_tagging import direct
+    from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
+    from airflow_s3_batch_tagging.tags import TagSet
+
+    threads = concurrency or direct.DEFAULT_CONCURRENCY
+    client = engine_client(endpoint_url, threads)
+    options: dict[str, Any] = {"tags": TagSet(NEW_TAGS), "mode": mode}
+    if concurrency is not None:
+        options["concurrency"] = concurrency
+    if undo_log:
+        from airflow_s3_batch_tagging.undo import UndoLogWriter
+
+        options["undo_log"] = UndoLogWriter(client, S3Location(BUCKET, f"undo/{prefix}"))
+
+    def items() -> Iterator[tuple[Any, None]]:
+        for index in range(count):
+            yield ObjectRef(BUCKET, f"{prefix}{index}"), None
+
+    client.get_object_tagging(Bucket=BUCKET, Key=f"{prefix}warmup")
+    cpu, started = cpu_seconds(), time.perf_counter()
+    result = direct.TaggingEngine(client, **options).run(items(), total=count)
+    seconds = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu
+    return {
+        "objects": count,
+        "concurrency": threads,
+        "seconds": seconds,
+        "objects_per_second": count / seconds,
+        "cpu_ms_per_object": cpu / count * 1000,
+        "failed": result.failed,
+        "written": result.written,
+        "retries": result.retries,
+        "undo_parts": len(result.undo_log_parts),
+    }
+
+
+def direct_planner() -> Callable[[str, int], list[dict[str, Any]]] | None:
+    """The direct path's batch planner over a local manifest file, once it exists; else None."""
+    return None
+
+
+MEASUREMENTS: dict[str, Measurement] = {
+    "naive_loop": naive_loop,
+    "botocore_ceiling": botocore_ceiling,
+    "direct_engine": direct_engine,
+}

@@ -1,0 +1,341 @@
+"""``make bench``: measure both paths against baselines measured in the same run; write BENCHMARKS.md.
+
+Every figure is the median of several runs, each in a fresh child process (so peak RSS is the
+measurement's own). The direct-path figures run against ``benchmarks.fake_s3``, a local S3 endpoint
+in its own process; the server's own capacity is measured first to show it is not the bottleneck.
+
+    python -m benchmarks.run            # the full run (the issue's sizes), about 10 minutes on 2 cores
+    python -m benchmarks.run --quick    # everything scaled down about 10x, to try the harness
+    python -m benchmarks.run --only manifest,plan --output /tmp/b.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks import direct_bench, manifest_bench
+from benchmarks.child import run_in_child
+from benchmarks.fake_s3 import FakeS3Process, load_test
+
+SECTIONS = ("server", "direct", "manifest", "report", "plan")
+M = 1_000_000
+
+
+@dataclass
+class Sizes:
+    runs: int = 3
+    direct_objects: int = 20_000
+    merge_objects: int = 20_000
+    slowdown_objects: int = 5_000
+    naive_objects: int = 500
+    ceiling_calls: int = 3_000
+    sweep: tuple[int, ...] = (8, 16, 32, 64, 128)
+    sweep_objects_per_thread: int = 100
+    sweep_min_objects: int = 2_000
+    sweep_max_objects: int = 10_000
+    manifest_keys: tuple[int, ...] = (1 * M, 10 * M)
+    report_rows: int = 1 * M
+    plan_keys: int = 10 * M
+    plan_batch_size: int = 10_000
+    load_seconds: float = 2.0
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(
+            runs=3,
+            direct_objects=2_000,
+            merge_objects=2_000,
+            slowdown_objects=1_000,
+            naive_objects=100,
+            ceiling_calls=1_000,
+            sweep=(8, 32, 128),
+            sweep_objects_per_thread=20,
+            sweep_min_objects=400,
+            sweep_max_objects=2_000,
+            manifest_keys=(100_000, 1 * M),
+            report_rows=100_000,
+            plan_keys=1 * M,
+            plan_batch_size=1_000,
+            load_seconds=1.0,
+        )
+
+
+@dataclass
+class Figure:
+    """The runs of one measurement and their medians."""
+
+    name: str
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def median(self, key: str) -> float:
+        return float(statistics.median(float(run[key]) for run in self.runs))
+
+    def spread(self, key: str) -> tuple[float, float]:
+        values = [float(run[key]) for run in self.runs]
+        return min(values), max(values)
+
+    def total(self, key: str) -> float:
+        return float(sum(float(run[key]) for run in self.runs))
+
+
+def measure(
+    name: str,
+    params: dict[str, Any],
+    runs: int,
+    before: Callable[[int], None] | None = None,
+    after: Callable[[int, dict[str, Any]], None] | None = None,
+) -> Figure:
+    figure = Figure(name)
+    for index in range(runs):
+        if before is not None:
+            before(index)
+        result = run_in_child(name, params)
+        if after is not None:
+            after(index, result)
+        figure.runs.append(result)
+        print(f"  {name} run {index + 1}/{runs}: {_short(result)}", flush=True)
+    return figure
+
+
+def _short(result: dict[str, Any]) -> str:
+    keys = (
+        "objects_per_second",
+        "keys_per_second",
+        "rows_per_second",
+        "calls_per_second",
+        "cpu_ms_per_object",
+        "cpu_ms_per_call",
+        "seconds",
+        "max_rss_mb",
+        "lost",
+        "failed",
+    )
+    return ", ".join(f"{k}={result[k]:.4g}" for k in keys if k in result)
+
+
+# -- sections --------------------------------------------------------------------------------------
+def bench_server(sizes: Sizes, results: dict[str, Any]) -> None:
+    print("Fake S3 server capacity", flush=True)
+    rows = []
+    with FakeS3Process(latency=0.0) as server:
+        for latency, connections in ((0.0, 64), (0.020, 64), (0.020, 256)):
+            server.configure(latency=latency)
+            row = load_test(server, connections=connections, seconds=sizes.load_seconds)
+            row["latency_ms"] = latency * 1000
+            rows.append(row)
+            print(
+                f"  latency {latency * 1000:.0f} ms, {connections} connections: "
+                f"{row['requests_per_second']:.0f} req/s, "
+                f"{row['server_cpu_us_per_request']:.0f} us CPU/request",
+                flush=True,
+            )
+    results["server"] = rows
+
+
+def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
+    engine_available = importlib.util.find_spec("airflow_s3_batch_tagging.direct") is not None
+    runs = sizes.runs
+    with FakeS3Process(latency=0.0) as server:
+        url = server.endpoint_url
+
+        def fresh(
+            latency: float, slowdown: float = 0.0, seed_prefix: str | None = None, count: int = 0
+        ) -> Callable[[int], None]:
+            def before(index: int) -> None:
+                server.reset()
+                server.configure(latency=latency, slowdown=slowdown, seed=index + 1)
+                if seed_prefix is not None:
+                    server.seed_objects(direct_bench.BUCKET, seed_prefix, count, direct_bench.OLD_TAGS)
+
+            return before
+
+        def check(prefix: str, count: int, tags: dict[str, str]) -> Callable[[int, dict[str, Any]], None]:
+            def after(index: int, result: dict[str, Any]) -> None:
+                result["lost"] = count - server.count(direct_bench.BUCKET, prefix, tags)
+                stats = server.stats()
+                result["server_requests"] = stats.get("requests", 0)
+                result["server_slowdowns"] = stats.get("slowdown", 0)
+
+            return after
+
+        print("Bare botocore ceiling (zero latency)", flush=True)
+        ceiling = {}
+        for variant in ("default", "no_param_validation"):
+            params = {"endpoint_url": url, "count": sizes.ceiling_calls, "prefix": "c/", "variant": variant}
+            ceiling[variant] = measure("botocore_ceiling", params, runs, fresh(0.0))
+        results["ceiling"] = ceiling
+
+        print("Naive sequential put_object_tagging loop (20 ms)", flush=True)
+        params = {"endpoint_url": url, "count": sizes.naive_objects, "prefix": "n/"}
+        results["naive"] = measure("naive_loop", params, runs, fresh(0.020))
+
+        if not engine_available:
+            results["direct_skipped"] = "airflow_s3_batch_tagging.direct is not importable yet"
+            return
+        results["engine_defaults"] = direct_bench.engine_defaults()
+        new = direct_bench.NEW_TAGS
+        print("Direct engine, replace, default settings (20 ms)", flush=True)
+        count = sizes.direct_objects
+        params = {"endpoint_url": url, "count": count, "prefix": "d/"}
+        results["replace"] = measure("direct_engine", params, runs, fresh(0.020), check("d/", count, new))
+
+        print("Direct engine, merge with undo log (20 ms)", flush=True)
+        count = sizes.merge_objects
+        params = {"endpoint_url": url, "count": count, "prefix": "m/", "mode": "merge", "undo_log": True}
+        both = {**direct_bench.OLD_TAGS, **new}
+        results["merge"] = measure(
+            "direct_engine",
+            params,
+            runs,
+            fresh(0.020, seed_prefix="m/", count=count),
+            check("m/", count, both),
+        )
+
+        print("Direct engine, replace under 10% SlowDown (20 ms)", flush=True)
+        count = sizes.slowdown_objects
+        params = {"endpoint_url": url, "count": count, "prefix": "s/"}
+        results["slowdown"] = measure(
+            "direct_engine", params, runs, fresh(0.020, 0.10), check("s/", count, new)
+        )
+
+        print("Concurrency sweep (20 ms)", flush=True)
+        sweep = {}
+        for threads in sizes.sweep:
+            count = min(
+                max(threads * sizes.sweep_objects_per_thread, sizes.sweep_min_objects),
+                sizes.sweep_max_objects,
+            )
+            params = {"endpoint_url": url, "count": count, "prefix": "w/", "concurrency": threads}
+            sweep[threads] = measure("direct_engine", params, runs, fresh(0.020), check("w/", count, new))
+        results["sweep"] = sweep
+
+
+def bench_manifest(sizes: Sizes, results: dict[str, Any], workdir: str) -> None:
+    figures: dict[int, dict[str, Figure]] = {}
+    for keys in sizes.manifest_keys:
+        path = os.path.join(workdir, f"manifest-{keys}.csv")
+        print(f"CSV manifest, {keys:,} keys", flush=True)
+        write = measure("manifest_write", {"count": keys, "path": path}, sizes.runs)
+        read = measure("manifest_read", {"path": path, "expected": keys}, sizes.runs)
+        figures[keys] = {"write": write, "read": read}
+    smallest = min(sizes.manifest_keys)
+    path = os.path.join(workdir, "manifest-from-strings.csv")
+    print(f"CSV manifest end to end from strings, {smallest:,} keys", flush=True)
+    results["manifest_from_strings"] = measure(
+        "manifest_write_from_strings", {"count": smallest, "path": path}, sizes.runs
+    )
+    os.remove(path)
+    results["manifest"] = figures
+
+
+def bench_plan(sizes: Sizes, results: dict[str, Any], workdir: str) -> None:
+    keys = sizes.plan_keys
+    path = os.path.join(workdir, f"manifest-{keys}.csv")
+    if not os.path.exists(path):
+        print(f"Writing a {keys:,}-key manifest to plan", flush=True)
+        run_in_child("manifest_write", {"count": keys, "path": path})
+    print(f"Planning a {keys:,}-key manifest into batches of {sizes.plan_batch_size:,}", flush=True)
+    params = {"path": path, "expected": keys, "batch_size": sizes.plan_batch_size}
+    results["plan"] = {
+        "keys": keys,
+        "batch_size": sizes.plan_batch_size,
+        "csv": measure("plan_csv", params, sizes.runs),
+    }
+    if direct_bench.direct_planner() is not None:
+        results["plan"]["direct"] = measure("plan_direct", params, sizes.runs)
+
+
+def bench_report(sizes: Sizes, results: dict[str, Any], workdir: str) -> None:
+    if importlib.util.find_spec("airflow_s3_batch_tagging.report") is None:
+        results["report_skipped"] = "airflow_s3_batch_tagging.report is not importable yet"
+        return
+    rows = sizes.report_rows
+    path = os.path.join(workdir, f"report-{rows}.csv")
+    manifest_bench.write_report_file(path, rows)
+    print(f"Completion report, {rows:,} rows", flush=True)
+    results["report"] = measure("report_parse", {"path": path, "expected": rows}, sizes.runs)
+
+
+# -- the machine -----------------------------------------------------------------------------------
+def machine() -> dict[str, str]:
+    def version(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    memory = "unknown"
+    model = platform.processor() or "unknown"
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpus": f"{os.cpu_count()} ({model})",
+        "memory": memory,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": sys.version.split()[0],
+        "boto3": version("boto3"),
+        "botocore": version("botocore"),
+        "uvloop (fake server)": version("uvloop"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the benchmarks and write BENCHMARKS.md.")
+    parser.add_argument("--quick", action="store_true", help="scale every size down (about 10x)")
+    parser.add_argument("--runs", type=int, help="runs per figure (default 3)")
+    parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
+    parser.add_argument("--output", default="BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    sizes = Sizes.quick() if args.quick else Sizes()
+    if args.runs:
+        sizes.runs = args.runs
+    sections = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    results: dict[str, Any] = {"machine": machine(), "sizes": sizes, "quick": args.quick}
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="s3bt-bench-") as workdir:
+        if "server" in sections:
+            bench_server(sizes, results)
+        if "direct" in sections:
+            bench_direct(sizes, results)
+        if "manifest" in sections:
+            bench_manifest(sizes, results, workdir)
+        if "report" in sections:
+            bench_report(sizes, results, workdir)
+        if "plan" in sections:
+            bench_plan(sizes, results, workdir)
+    results["elapsed_seconds"] = time.monotonic() - started
+    from benchmarks.report_md import render
+
+    with open(args.output, "w", encoding="utf-8") as out:
+        out.write(render(results))
+    print(f"Wrote {args.output} in {results['elapsed_seconds']:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
