@@ -26,8 +26,18 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["aws"],
             }
         ],
-        "hooks": [],
-        "operators": [],
+        "hooks": [
+            {
+                "integration-name": "Amazon S3 Batch Operations",
+                "python-modules": ["airflow_s3_batch_tagging.hooks.s3_object_tagging"],
+            },
+        ],
+        "operators": [
+            {
+                "integration-name": "Amazon S3 Batch Operations",
+                "python-modules": ["airflow_s3_batch_tagging.operators.s3_object_tagging"],
+            },
+        ],
         "sensors": [],
         "triggers": [],
         "extra-links": [],

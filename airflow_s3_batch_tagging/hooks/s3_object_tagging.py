@@ -1,0 +1,103 @@
+"""Hook for direct object tagging: one S3 client sized for many threads, and the engine over it."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from botocore.config import Config
+
+from airflow_s3_batch_tagging.direct import DEFAULT_CONCURRENCY, TaggingEngine, TaggingItem, TaggingResult
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
+    from airflow_s3_batch_tagging.undo import UndoRecord
+
+DEFAULT_MAX_ATTEMPTS = 10
+DEFAULT_RETRY_MODE = "standard"
+RETRY_MODES = ("standard", "adaptive", "legacy")
+
+
+class S3ObjectTaggingHook(AwsBaseHook):
+    """Interact with Amazon S3 object tags through one client shared by ``concurrency`` threads.
+
+    The client gets ``max_pool_connections`` of at least ``concurrency`` and botocore's retries
+    (``retry_mode``, ``max_attempts``), merged over the connection's own botocore config.
+
+    :param concurrency: threads that will share the client.
+    :param max_attempts: attempts per request, the first included (botocore's ``total_max_attempts``).
+    :param retry_mode: botocore's retry mode: ``standard`` or ``adaptive`` (client-side rate limiting).
+
+    Additional arguments (such as ``aws_conn_id``) may be specified and are passed down to the
+    underlying AwsBaseHook.
+
+    .. seealso::
+        - :class:`airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook`
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_mode: str = DEFAULT_RETRY_MODE,
+        **kwargs: Any,
+    ) -> None:
+        kwargs["client_type"] = "s3"
+        super().__init__(*args, **kwargs)
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.retry_mode = retry_mode
+
+    def tagging_config(self) -> Config:
+        """The botocore config of the shared client: the connection's, plus pool size and retries."""
+        if not isinstance(self.concurrency, int) or self.concurrency < 1:
+            raise ValueError(f"Invalid concurrency {self.concurrency!r}: it must be a positive integer.")
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ValueError(f"Invalid max_attempts {self.max_attempts!r}: it must be a positive integer.")
+        if self.retry_mode not in RETRY_MODES:
+            raise ValueError(
+                f"Invalid retry_mode {self.retry_mode!r}: choose one of {', '.join(RETRY_MODES)}."
+            )
+        base = self.config
+        # The undo log writer and reads of batch references use the client too.
+        pool = max(self.concurrency + 2, getattr(base, "max_pool_connections", None) or 0)
+        retries: Any = {"mode": self.retry_mode, "total_max_attempts": self.max_attempts}
+        return base.merge(Config(max_pool_connections=pool, retries=retries))
+
+    @cached_property
+    def conn(self) -> Any:
+        """One boto3 S3 client, safe to share between threads (cached)."""
+        return self.get_client_type(region_name=self.region_name, config=self.tagging_config())
+
+    def get_conn(self) -> Any:
+        return self.conn
+
+    def tag_objects(
+        self,
+        items: Iterable[TaggingItem],
+        *,
+        total: int | None = None,
+        **options: Any,
+    ) -> TaggingResult:
+        """Tag objects concurrently with ``PutObjectTagging`` / ``DeleteObjectTagging`` (reading
+        with ``GetObjectTagging`` where needed). ``options`` are those of
+        :class:`~airflow_s3_batch_tagging.direct.TaggingEngine`; ``concurrency`` defaults to the hook's.
+        """
+        options.setdefault("concurrency", self.concurrency)
+        return TaggingEngine(self.conn, **options).run(items, total=total)
+
+    def read_batch(self, batch: Mapping[str, Any]) -> list[ObjectRef]:
+        """The objects of a batch reference (ranged ``GetObject`` / ``ListObjectsV2``)."""
+        from airflow_s3_batch_tagging.planning import read_batch
+
+        return read_batch(self.conn, batch)
+
+    def read_undo_log(self, location: S3Location) -> list[UndoRecord]:
+        """The original tag sets recorded in an undo log (``ListObjectsV2`` and ``GetObject``)."""
+        from airflow_s3_batch_tagging.undo import read_undo_log
+
+        return read_undo_log(self.conn, location)

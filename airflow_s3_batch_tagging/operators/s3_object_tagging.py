@@ -1,0 +1,502 @@
+"""Operators for the direct path: tag objects with ``PutObjectTagging``, restore from an undo log,
+and a TaskFlow task that plans batches for dynamic task mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException, conf
+from airflow.sdk import task
+
+from airflow_s3_batch_tagging.direct import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, TaggingResult
+from airflow_s3_batch_tagging.errors import InvalidObjectRefError, InvalidTagError, S3TaggingInputError
+from airflow_s3_batch_tagging.hooks.s3_object_tagging import (
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RETRY_MODE,
+    S3ObjectTaggingHook,
+)
+from airflow_s3_batch_tagging.objects import S3Location, validate_bucket_name
+from airflow_s3_batch_tagging.planning import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_BATCHES,
+    BatchPlanningError,
+    is_batch_reference,
+    parse_object_entries,
+    plan_csv_manifest,
+    plan_inventory_manifest,
+    plan_list_batches,
+    plan_listing,
+)
+from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
+from airflow_s3_batch_tagging.undo import UndoLogWriter, first_records, undo_task_location
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_s3_batch_tagging.direct import TaggingItem
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    raise S3TaggingInputError(f"Invalid {name} {value!r}: expected True or False.")
+
+
+def _check_tolerance(max_failed_objects: Any, max_failure_ratio: Any) -> None:
+    if (
+        not isinstance(max_failed_objects, int)
+        or isinstance(max_failed_objects, bool)
+        or max_failed_objects < 0
+    ):
+        raise S3TaggingInputError(
+            f"Invalid max_failed_objects {max_failed_objects!r}: it must be a non-negative integer."
+        )
+    if not isinstance(max_failure_ratio, int | float) or not 0 <= max_failure_ratio <= 1:
+        raise S3TaggingInputError(
+            f"Invalid max_failure_ratio {max_failure_ratio!r}: it must be a number from 0 to 1."
+        )
+
+
+class _TaggingOperatorMixin:
+    """What the tagging and restore operators share: progress logs and the failure tolerance."""
+
+    max_failed_objects: int
+    max_failure_ratio: float
+
+    log: Any  # BaseOperator's logger
+
+    def _log_progress(self, done: int, total: int | None, rate: float) -> None:
+        self.log.info("Tagging progress: %s/%s objects done (%.1f objects/s).", done, total or "?", rate)
+
+    def _finish(self, result: TaggingResult) -> dict[str, Any]:
+        self.log.info(
+            "%s %s objects in %.1f s: changed=%s unchanged=%s skipped=%s failed=%s retries=%s%s.",
+            "Checked (dry run)" if result.dry_run else "Tagged",
+            result.total,
+            result.elapsed_seconds,
+            result.changed,
+            result.unchanged,
+            result.skipped,
+            result.failed,
+            result.retries,
+            f"; undo log at {result.undo_log}" if result.undo_log else "",
+        )
+        if result.failed:
+            self.log.warning("Failures by error code: %s", result.failures_by_code)
+        if result.exceeds(self.max_failed_objects, self.max_failure_ratio):
+            raise AirflowException(
+                f"{result.failed} of {result.total} objects could not be tagged, more than the tolerance "
+                f"(max_failed_objects={self.max_failed_objects}, "
+                f"max_failure_ratio={self.max_failure_ratio}). By code: {result.failures_by_code}. "
+                f"First failures: {result.describe_failures()}"
+            )
+        return result.to_dict()
+
+
+class S3PutObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3ObjectTaggingHook]):
+    """Tag S3 objects directly with ``PutObjectTagging``, concurrently, with merge, remove and undo.
+
+    .. seealso::
+        - :external+boto3:py:meth:`S3.Client.put_object_tagging`
+
+    :param objects: what to tag: a list of ``s3://`` URIs, bare keys (with ``bucket``) or dicts with
+        ``bucket``, ``key``, optional ``version_id`` and optional per-object ``tags``; or a batch
+        reference from :func:`plan_tagging_batches`. (templated)
+    :param tags: the tag set, a dict; per-object ``tags`` take precedence. For ``mode="remove"``, the
+        tag keys to remove (a list, or a dict whose values are ignored). (templated)
+    :param mode: ``replace`` (the default, as S3 Batch Operations: the whole tag set becomes
+        ``tags``), ``merge`` (set these keys, keep the others), ``remove`` (drop these keys) or
+        ``delete`` (remove every tag; no ``tags``). (templated)
+    :param bucket: the bucket of bare keys. (templated)
+    :param expected_bucket_owner: account id sent as ``ExpectedBucketOwner``. (templated)
+    :param concurrency: threads sharing one S3 client.
+    :param skip_unchanged: read each object's tags first and write only objects whose tags change.
+        (templated)
+    :param dry_run: read and report what would change; write nothing. (templated)
+    :param undo_log: an ``s3://bucket/prefix`` below which the previous tag sets are written (JSON
+        lines) before objects are changed; see :class:`S3RestoreObjectTaggingOperator`. (templated)
+    :param max_failed_objects: how many objects may fail without failing the task.
+    :param max_failure_ratio: which share of the objects (0 to 1) may fail without failing the task;
+        the task fails only when the failures exceed both limits.
+    :param max_attempts: botocore's attempts per request, first included.
+    :param retry_mode: botocore's retry mode, ``standard`` or ``adaptive``.
+    :param chunk_size: objects per chunk: the unit of the undo log.
+    :param progress_interval: seconds between progress log lines.
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    :return: a small dict: ``total``, ``changed``, ``unchanged``, ``skipped``, ``failed``, ``written``,
+        ``retries``, ``failures_by_code``, ``first_failures`` (at most 20), ``undo_log``,
+        ``undo_log_parts``, ``dry_run``, ``elapsed_seconds``, ``objects_per_second``.
+    """
+
+    aws_hook_class = S3ObjectTaggingHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "objects",
+        "tags",
+        "mode",
+        "bucket",
+        "expected_bucket_owner",
+        "skip_unchanged",
+        "dry_run",
+        "undo_log",
+    )
+    template_fields_renderers = {"objects": "json", "tags": "json"}
+    ui_color = "#ffd59e"
+
+    def __init__(
+        self,
+        *,
+        objects: Any,
+        tags: Any = None,
+        mode: str = "replace",
+        bucket: str | None = None,
+        expected_bucket_owner: str | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        skip_unchanged: bool = False,
+        dry_run: bool = False,
+        undo_log: str | None = None,
+        max_failed_objects: int = 0,
+        max_failure_ratio: float = 0.0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_mode: str = DEFAULT_RETRY_MODE,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress_interval: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.objects = objects
+        self.tags = tags
+        self.mode = mode
+        self.bucket = bucket
+        self.expected_bucket_owner = expected_bucket_owner
+        self.concurrency = concurrency
+        self.skip_unchanged = skip_unchanged
+        # Shadows BaseOperator.dry_run(), a template preview Airflow 3 never calls; the name is the API.
+        self.dry_run = dry_run  # type: ignore[assignment,method-assign]
+        self.undo_log = undo_log
+        self.max_failed_objects = max_failed_objects
+        self.max_failure_ratio = max_failure_ratio
+        self.max_attempts = max_attempts
+        self.retry_mode = retry_mode
+        self.chunk_size = chunk_size
+        self.progress_interval = progress_interval
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {
+            **super()._hook_parameters,
+            "concurrency": self.concurrency,
+            "max_attempts": self.max_attempts,
+            "retry_mode": self.retry_mode,
+        }
+
+    def _parse_tags(self, mode: TaggingMode) -> TagSet | None:
+        if mode is TaggingMode.DELETE:
+            if self.tags:
+                raise InvalidTagError(
+                    f"Conflicting parameters: mode 'delete' removes every tag, but tags "
+                    f"{sorted(self.tags)!r} were given; use mode 'remove' to drop only some keys."
+                )
+            return None
+        if self.tags is None:
+            return None
+        if mode is TaggingMode.REMOVE and not isinstance(self.tags, Mapping):
+            if isinstance(self.tags, str | bytes):
+                raise InvalidTagError(f"Invalid tags {self.tags!r}: expected a list of tag keys to remove.")
+            return TagSet.keys_only(self.tags, context="mode 'remove'")
+        return TagSet.parse(self.tags, context="the task's tags")
+
+    def _items(self, mode: TaggingMode) -> list[TaggingItem]:
+        objects = self.objects
+        if is_batch_reference(objects):
+            return [(ref, None) for ref in self.hook.read_batch(objects)]
+        if isinstance(objects, str | bytes | Mapping) or not isinstance(objects, Sequence):
+            raise InvalidObjectRefError(
+                f"Invalid objects of type {type(objects).__name__}: expected a list of s3:// URIs, keys or "
+                "dicts, or a batch reference from plan_tagging_batches."
+            )
+        items = parse_object_entries(
+            objects, default_bucket=self.bucket, tags_are_keys=mode is TaggingMode.REMOVE
+        )
+        if mode is TaggingMode.DELETE:
+            for ref, own in items:
+                if own:
+                    raise InvalidTagError(
+                        f"Conflicting parameters: mode 'delete' removes every tag, but object {ref} has its "
+                        "own tags."
+                    )
+        return items
+
+    def _validate(self) -> tuple[TaggingMode, TagSet | None, bool, bool]:
+        mode = TaggingMode.parse(self.mode)
+        dry_run = _as_bool(self.dry_run, "dry_run")
+        skip_unchanged = _as_bool(self.skip_unchanged, "skip_unchanged")
+        _check_tolerance(self.max_failed_objects, self.max_failure_ratio)
+        if self.bucket is not None:
+            validate_bucket_name(self.bucket)
+        if self.undo_log is not None:
+            S3Location.from_uri(self.undo_log, what="undo_log location")
+        return mode, self._parse_tags(mode), dry_run, skip_unchanged
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        mode, tags, dry_run, skip_unchanged = self._validate()
+        items = self._items(mode)
+        if mode.needs_tags and tags is None:
+            without = next((ref for ref, own in items if own is None), None)
+            if without is not None:
+                raise InvalidTagError(
+                    f"Mode {mode.value!r} needs tags, but no tags were given and object {without} has none "
+                    "of its own."
+                )
+        undo_writer = None
+        if self.undo_log is not None and not dry_run:
+            ti = context["ti"]
+            location = undo_task_location(
+                S3Location.from_uri(self.undo_log, what="undo_log location"),
+                dag_id=ti.dag_id,
+                run_id=ti.run_id,
+                task_id=ti.task_id,
+                map_index=getattr(ti, "map_index", -1),
+                try_number=getattr(ti, "try_number", 1) or 1,
+            )
+            undo_writer = UndoLogWriter(self.hook.conn, location)
+        self.log.info(
+            "%s %s objects: mode=%s, concurrency=%s, skip_unchanged=%s%s.",
+            "Checking (dry run)" if dry_run else "Tagging",
+            len(items),
+            mode.value,
+            self.concurrency,
+            skip_unchanged,
+            f", undo log at {undo_writer.uri}" if undo_writer else "",
+        )
+        result = self.hook.tag_objects(
+            items,
+            total=len(items),
+            tags=tags,
+            mode=mode,
+            skip_unchanged=skip_unchanged,
+            dry_run=dry_run,
+            undo_log=undo_writer,
+            expected_bucket_owner=self.expected_bucket_owner,
+            chunk_size=self.chunk_size,
+            progress=self._log_progress,
+            progress_interval=self.progress_interval,
+        )
+        return self._finish(result)
+
+
+def _undo_locations(value: Any) -> list[str]:
+    """Undo log URIs from a URI, a tagging result dict, or a list of either (None entries skipped)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        if "undo_log" not in value:
+            raise S3TaggingInputError(
+                f"Invalid undo_log {value!r}: a dict must be the result of S3PutObjectTaggingOperator."
+            )
+        return _undo_locations(value["undo_log"])
+    try:
+        return [uri for item in value for uri in _undo_locations(item)]
+    except TypeError:
+        raise S3TaggingInputError(
+            f"Invalid undo_log {value!r}: expected an s3:// prefix, a tagging result or a list of them."
+        ) from None
+
+
+class S3RestoreObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3ObjectTaggingHook]):
+    """Re-apply the original tag sets recorded in an undo log by :class:`S3PutObjectTaggingOperator`.
+
+    Every object in the log gets back the tag set it had before it was first changed (objects that
+    had none lose their tags). Reading the whole log happens before any write.
+
+    :param undo_log: an ``s3://`` prefix of an undo log (one task try, one task, or a whole run), the
+        result dict of :class:`S3PutObjectTaggingOperator`, or a list of those. (templated)
+    :param expected_bucket_owner: account id sent as ``ExpectedBucketOwner`` when tagging. (templated)
+    :param concurrency: threads sharing one S3 client.
+    :param skip_unchanged: read each object's tags first and write only those that differ. (templated)
+    :param dry_run: read and report what would change; write nothing. (templated)
+    :param max_failed_objects: how many objects may fail without failing the task.
+    :param max_failure_ratio: which share of the objects may fail without failing the task.
+    :param max_attempts: botocore's attempts per request, first included.
+    :param retry_mode: botocore's retry mode, ``standard`` or ``adaptive``.
+    :return: the same small dict as :class:`S3PutObjectTaggingOperator`.
+    """
+
+    aws_hook_class = S3ObjectTaggingHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "undo_log", "expected_bucket_owner", "skip_unchanged", "dry_run"
+    )
+    ui_color = "#ffd59e"
+
+    def __init__(
+        self,
+        *,
+        undo_log: Any,
+        expected_bucket_owner: str | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        skip_unchanged: bool = False,
+        dry_run: bool = False,
+        max_failed_objects: int = 0,
+        max_failure_ratio: float = 0.0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_mode: str = DEFAULT_RETRY_MODE,
+        progress_interval: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.undo_log = undo_log
+        self.expected_bucket_owner = expected_bucket_owner
+        self.concurrency = concurrency
+        self.skip_unchanged = skip_unchanged
+        self.dry_run = dry_run  # type: ignore[assignment,method-assign]  # see S3PutObjectTaggingOperator
+        self.max_failed_objects = max_failed_objects
+        self.max_failure_ratio = max_failure_ratio
+        self.max_attempts = max_attempts
+        self.retry_mode = retry_mode
+        self.progress_interval = progress_interval
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {
+            **super()._hook_parameters,
+            "concurrency": self.concurrency,
+            "max_attempts": self.max_attempts,
+            "retry_mode": self.retry_mode,
+        }
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        dry_run = _as_bool(self.dry_run, "dry_run")
+        skip_unchanged = _as_bool(self.skip_unchanged, "skip_unchanged")
+        _check_tolerance(self.max_failed_objects, self.max_failure_ratio)
+        locations = [
+            S3Location.from_uri(uri, what="undo_log location") for uri in _undo_locations(self.undo_log)
+        ]
+        if not locations:
+            self.log.info("No undo log to restore from (the tagging task wrote none, e.g. a dry run).")
+            return TaggingResult(dry_run=dry_run).to_dict()
+        records = []
+        for location in locations:
+            records.extend(self.hook.read_undo_log(location))
+        items = [(record.ref, record.tags) for record in first_records(records)]
+        self.log.info(
+            "Restoring the original tags of %s objects from %s.", len(items), ", ".join(map(str, locations))
+        )
+        result = self.hook.tag_objects(
+            items,
+            total=len(items),
+            mode=TaggingMode.REPLACE,
+            skip_unchanged=skip_unchanged,
+            dry_run=dry_run,
+            expected_bucket_owner=self.expected_bucket_owner,
+            progress=self._log_progress,
+            progress_interval=self.progress_interval,
+        )
+        return self._finish(result)
+
+
+def max_map_length() -> int:
+    """Airflow's ``[core] max_map_length``: the most mapped task instances one task may have."""
+    return conf.getint("core", "max_map_length", fallback=DEFAULT_MAX_BATCHES)
+
+
+def plan_batches(
+    client: Any = None,
+    *,
+    objects: Sequence[Any] | None = None,
+    manifest: str | None = None,
+    inventory_manifest: str | None = None,
+    bucket: str | None = None,
+    prefix: str = "",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_batch_size: int | None = None,
+    max_batches: int | None = None,
+) -> list[Any]:
+    """Split one source of objects into batches for ``S3PutObjectTaggingOperator.expand(objects=...)``.
+
+    Exactly one source: ``objects`` (an upstream list; batches are slices of it), ``manifest`` (a CSV
+    manifest URI), ``inventory_manifest`` (an S3 Inventory ``manifest.json`` URI) or ``bucket`` (with
+    optional ``prefix``: a paginated listing). File manifests and listings give small references.
+    ``max_batches`` defaults to Airflow's ``[core] max_map_length``; the batch size grows to fit.
+    """
+    sources = {
+        "objects": objects is not None,
+        "manifest": manifest is not None,
+        "inventory_manifest": inventory_manifest is not None,
+        "bucket": bucket is not None,
+    }
+    given = [name for name, present in sources.items() if present]
+    if len(given) != 1:
+        raise BatchPlanningError(
+            "Give exactly one source of objects to plan: objects, manifest, inventory_manifest or bucket "
+            f"(with prefix); got {', '.join(given) or 'none'}."
+        )
+    limit = max_batches if max_batches is not None else max_map_length()
+    if objects is not None:
+        return plan_list_batches(
+            objects, batch_size=batch_size, max_batches=limit, max_batch_size=max_batch_size
+        )
+    if client is None:
+        raise BatchPlanningError("Planning from a manifest or a listing needs an S3 client.")
+    if manifest is not None:
+        return plan_csv_manifest(
+            client, manifest, batch_size=batch_size, max_batches=limit, max_batch_size=max_batch_size
+        )
+    if inventory_manifest is not None:
+        return plan_inventory_manifest(
+            client,
+            inventory_manifest,
+            batch_size=batch_size,
+            max_batches=limit,
+            max_batch_size=max_batch_size,
+        )
+    return plan_listing(
+        client,
+        validate_bucket_name(str(bucket)),
+        prefix or "",
+        batch_size=batch_size,
+        max_batches=limit,
+        max_batch_size=max_batch_size,
+    )
+
+
+@task
+def plan_tagging_batches(
+    objects: Sequence[Any] | None = None,
+    manifest: str | None = None,
+    inventory_manifest: str | None = None,
+    bucket: str | None = None,
+    prefix: str = "",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_batch_size: int | None = None,
+    aws_conn_id: str | None = "aws_default",
+    region_name: str | None = None,
+) -> list[Any]:
+    """TaskFlow task: plan batches of one source (see :func:`plan_batches`) for dynamic task mapping.
+
+    .. code-block:: python
+
+        batches = plan_tagging_batches(manifest="s3://bucket/manifests/today.csv")
+        S3PutObjectTaggingOperator.partial(task_id="tag", tags={"tier": "cold"}).expand(objects=batches)
+    """
+    client = None
+    if objects is None:
+        client = S3ObjectTaggingHook(aws_conn_id=aws_conn_id, region_name=region_name, concurrency=1).conn
+    return plan_batches(
+        client,
+        objects=objects,
+        manifest=manifest,
+        inventory_manifest=inventory_manifest,
+        bucket=bucket,
+        prefix=prefix,
+        batch_size=batch_size,
+        max_batch_size=max_batch_size,
+    )

@@ -1,0 +1,293 @@
+"""S3PutObjectTaggingOperator and S3RestoreObjectTaggingOperator against moto's in-process S3."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from airflow.providers.common.compat.sdk import AirflowException
+from moto import mock_aws
+
+from airflow_s3_batch_tagging.errors import (
+    InvalidObjectRefError,
+    InvalidTagError,
+    ManifestError,
+    S3TaggingInputError,
+)
+from airflow_s3_batch_tagging.manifest import write_csv_manifest
+from airflow_s3_batch_tagging.objects import ObjectRef
+from airflow_s3_batch_tagging.operators.s3_object_tagging import (
+    S3PutObjectTaggingOperator,
+    S3RestoreObjectTaggingOperator,
+    plan_batches,
+)
+
+BUCKET = "tagging-bucket"
+VERSIONED = "tagging-versioned"
+ORIGINAL = {"owner": "team-a", "tier": "hot"}
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        client.create_bucket(Bucket=VERSIONED)
+        client.put_bucket_versioning(Bucket=VERSIONED, VersioningConfiguration={"Status": "Enabled"})
+        yield client
+
+
+def put(client: Any, key: str, tags: dict[str, str] | None = None, bucket: str = BUCKET) -> str | None:
+    tagging = "&".join(f"{k}={v}" for k, v in (tags or {}).items())
+    return client.put_object(Bucket=bucket, Key=key, Body=b"x", Tagging=tagging).get("VersionId")
+
+
+def tags_of(client: Any, key: str, bucket: str = BUCKET, version_id: str | None = None) -> dict[str, str]:
+    kwargs = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+    return {t["Key"]: t["Value"] for t in client.get_object_tagging(**kwargs)["TagSet"]}
+
+
+def context(try_number: int = 1, map_index: int = -1, task_id: str = "tag") -> dict[str, Any]:
+    ti = SimpleNamespace(
+        dag_id="retag", run_id="manual__1", task_id=task_id, map_index=map_index, try_number=try_number
+    )
+    return {"ti": ti}
+
+
+def tagger(**kwargs: Any) -> S3PutObjectTaggingOperator:
+    kwargs.setdefault("task_id", "tag")
+    return S3PutObjectTaggingOperator(aws_conn_id=None, region_name="us-east-1", concurrency=4, **kwargs)
+
+
+def restorer(**kwargs: Any) -> S3RestoreObjectTaggingOperator:
+    return S3RestoreObjectTaggingOperator(
+        task_id="restore", aws_conn_id=None, region_name="us-east-1", **kwargs
+    )
+
+
+def test_templated_fields_and_renderers() -> None:
+    op = tagger(objects=[], tags={"a": "b"})
+    for name in ("objects", "tags", "mode", "bucket", "expected_bucket_owner", "dry_run", "undo_log",
+                 "aws_conn_id", "region_name"):  # fmt: skip
+        assert name in op.template_fields
+        assert hasattr(op, name)
+    assert op.template_fields_renderers["tags"] == "json"
+    assert "undo_log" in restorer(undo_log="s3://x-bucket/u/").template_fields
+
+
+def test_the_constructor_only_stores_its_arguments() -> None:
+    op = tagger(objects="{{ ti.xcom_pull('list') }}", tags="{{ params.tags }}", mode="{{ params.mode }}")
+    assert op.objects == "{{ ti.xcom_pull('list') }}"
+    assert op.mode == "{{ params.mode }}"
+
+
+def test_tags_uris_bare_keys_and_dicts_with_versions_and_own_tags(s3: Any) -> None:
+    put(s3, "by-uri", ORIGINAL)
+    put(s3, "bare key", ORIGINAL)
+    put(s3, "own", ORIGINAL)
+    old_version = put(s3, "doc", ORIGINAL, bucket=VERSIONED)
+    put(s3, "doc", {"latest": "1"}, bucket=VERSIONED)
+    objects = [
+        f"s3://{BUCKET}/by-uri",
+        "bare key",
+        {"bucket": BUCKET, "key": "own", "tags": {"own": "yes"}},
+        {"bucket": VERSIONED, "key": "doc", "version_id": old_version},
+    ]
+    result = tagger(objects=objects, bucket=BUCKET, tags={"tier": "cold"}, mode="merge").execute(context())
+    assert (result["total"], result["changed"], result["failed"]) == (4, 4, 0)
+    assert result["undo_log"] is None
+    assert tags_of(s3, "by-uri") == {"owner": "team-a", "tier": "cold"}
+    assert tags_of(s3, "bare key") == {"owner": "team-a", "tier": "cold"}
+    assert tags_of(s3, "own") == {**ORIGINAL, "own": "yes"}
+    assert tags_of(s3, "doc", VERSIONED, old_version) == {"owner": "team-a", "tier": "cold"}
+    assert tags_of(s3, "doc", VERSIONED) == {"latest": "1"}
+
+
+def test_remove_takes_a_list_of_keys_and_delete_needs_no_tags(s3: Any) -> None:
+    put(s3, "a", ORIGINAL)
+    put(s3, "b", ORIGINAL)
+    tagger(objects=["a"], bucket=BUCKET, tags=["tier"], mode="remove").execute(context())
+    tagger(objects=["b"], bucket=BUCKET, mode="delete").execute(context())
+    assert tags_of(s3, "a") == {"owner": "team-a"}
+    assert tags_of(s3, "b") == {}
+
+
+def test_dry_run_from_a_template_string_writes_nothing(s3: Any) -> None:
+    put(s3, "a", ORIGINAL)
+    result = tagger(
+        objects=["a"], bucket=BUCKET, tags={"x": "1"}, dry_run="True", undo_log=f"s3://{BUCKET}/undo/"
+    ).execute(context())
+    assert result["dry_run"] is True
+    assert (result["changed"], result["written"]) == (1, 0)
+    assert tags_of(s3, "a") == ORIGINAL
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="undo/")["KeyCount"] == 0
+
+
+def _bad_inputs() -> list[Any]:
+    return [
+        pytest.param({"tags": {"aws:reserved": "1"}}, InvalidTagError, "reserved", id="invalid-tag"),
+        pytest.param(
+            {"tags": {f"k{i}": "v" for i in range(11)}}, InvalidTagError, "at most 10", id="11-tags"
+        ),
+        pytest.param({"tags": None, "mode": "merge"}, InvalidTagError, "needs tags", id="mode-needs-tags"),
+        pytest.param({"mode": "upsert"}, InvalidTagError, "'upsert'", id="bad-mode"),
+        pytest.param({"mode": "delete"}, InvalidTagError, "Conflicting parameters", id="delete-with-tags"),
+        pytest.param(
+            {"objects": ["ok-1", {"bucket": BUCKET}]},
+            InvalidObjectRefError,
+            "entry #1",
+            id="entry-without-key",
+        ),
+        pytest.param(
+            {"objects": ["ok-1", {"key": "ok-2", "tags": {"bad tag!": "x"}}]},
+            InvalidTagError,
+            "entry #1",
+            id="bad-own-tags",
+        ),
+        pytest.param(
+            {"objects": [f"s3://{BUCKET}/ok-1", 42]}, InvalidObjectRefError, "42", id="not-an-entry"
+        ),
+        pytest.param({"objects": "ok-1"}, InvalidObjectRefError, "type str", id="string-objects"),
+        pytest.param(
+            {
+                "objects": {
+                    "manifest": f"s3://{BUCKET}/missing.csv",
+                    "format": "S3BatchOperations_CSV_20180820",
+                    "count": 2,
+                    "byte_start": 0,
+                    "byte_end": 20,
+                    "etag": "abc",
+                }
+            },
+            ManifestError,
+            "does not exist",
+            id="missing-manifest",
+        ),
+        pytest.param({"undo_log": "undo/"}, InvalidObjectRefError, "undo_log location", id="bad-undo-log"),
+        pytest.param({"max_failure_ratio": 2}, S3TaggingInputError, "max_failure_ratio", id="bad-ratio"),
+        pytest.param(
+            {"max_failed_objects": -1}, S3TaggingInputError, "max_failed_objects", id="bad-max-failed"
+        ),
+        pytest.param({"dry_run": "perhaps"}, S3TaggingInputError, "dry_run", id="bad-dry-run"),
+    ]
+
+
+@pytest.mark.parametrize(("overrides", "error", "message"), _bad_inputs())
+def test_bad_input_fails_before_any_write(
+    s3: Any, overrides: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    put(s3, "ok-1", ORIGINAL)
+    put(s3, "ok-2", ORIGINAL)
+    kwargs: dict[str, Any] = {"objects": ["ok-1", "ok-2"], "bucket": BUCKET, "tags": {"tier": "cold"}}
+    kwargs.update(overrides)
+    with pytest.raises(error, match=message):
+        tagger(**kwargs).execute(context())
+    assert tags_of(s3, "ok-1") == ORIGINAL
+    assert tags_of(s3, "ok-2") == ORIGINAL
+
+
+def test_delete_with_per_object_tags_is_a_conflict(s3: Any) -> None:
+    put(s3, "a", ORIGINAL)
+    with pytest.raises(InvalidTagError, match="has its own tags"):
+        tagger(objects=[{"key": "a", "tags": {"x": "1"}}], bucket=BUCKET, mode="delete").execute(context())
+    assert tags_of(s3, "a") == ORIGINAL
+
+
+def test_tolerance_exceeded_fails_after_every_object_was_tried(s3: Any) -> None:
+    for key in ("a", "b", "c"):
+        put(s3, key, ORIGINAL)
+    objects = ["a", "missing-1", "b", "missing-2", "c"]
+    with pytest.raises(AirflowException, match=r"2 of 5 objects .*missing-1: NoSuchKey") as raised:
+        tagger(objects=objects, bucket=BUCKET, tags={"t": "1"}, max_failed_objects=1).execute(context())
+    assert "missing-2: NoSuchKey" in str(raised.value)
+    assert all(tags_of(s3, key) == {"t": "1"} for key in ("a", "b", "c"))
+
+
+def test_failures_within_tolerance_return_the_result(s3: Any) -> None:
+    put(s3, "a", ORIGINAL)
+    result = tagger(objects=["a", "missing"], bucket=BUCKET, tags={"t": "1"}, max_failure_ratio=0.5).execute(
+        context()
+    )
+    assert result["failed"] == 1
+    assert result["failures_by_code"] == {"NoSuchKey": 1}
+    assert result["first_failures"][0]["key"] == "missing"
+
+
+def test_undo_log_then_restore_returns_originals_even_after_a_retry(s3: Any) -> None:
+    keys = [f"obj-{i}" for i in range(8)]
+    originals = {key: {"orig": key.replace("-", "")} for key in keys}
+    originals["obj-3"] = {}
+    for key in keys:
+        put(s3, key, originals[key])
+    undo = f"s3://{BUCKET}/undo/"
+    # Try 1 dies after its first objects were re-tagged; try 2 (whose templated tags render
+    # differently) then sees and logs those already-new tags as "previous".
+    tagger(objects=keys[:4], bucket=BUCKET, tags={"new": "1"}, undo_log=undo, chunk_size=2).execute(
+        context(try_number=1)
+    )
+    second = tagger(objects=keys, bucket=BUCKET, tags={"new": "2"}, undo_log=undo, chunk_size=2).execute(
+        context(try_number=2)
+    )
+    assert second["undo_log"] == f"s3://{BUCKET}/undo/retag/manual__1/tag/unmapped/try-0002/"
+    assert second["undo_log_parts"] == 4
+    assert all(tags_of(s3, key) == {"new": "2"} for key in keys)
+
+    result = restorer(undo_log=f"s3://{BUCKET}/undo/retag/manual__1/tag/").execute(context(task_id="restore"))
+    assert (result["total"], result["changed"], result["failed"]) == (8, 8, 0)
+    assert {key: tags_of(s3, key) for key in keys} == originals
+
+
+def test_restore_takes_tagging_results_and_versions(s3: Any) -> None:
+    old_version = put(s3, "doc", ORIGINAL, bucket=VERSIONED)
+    put(s3, "doc", {"latest": "1"}, bucket=VERSIONED)
+    objects = [{"bucket": VERSIONED, "key": "doc", "version_id": old_version}]
+    results = [
+        tagger(objects=objects, tags={"n": str(i)}, undo_log=f"s3://{BUCKET}/u/", task_id=f"tag{i}").execute(
+            context(task_id=f"tag{i}", map_index=0)
+        )
+        for i in range(2)
+    ]
+    assert tags_of(s3, "doc", VERSIONED, old_version) == {"n": "1"}
+    restored = restorer(undo_log=[results[0], None]).execute(context(task_id="restore"))
+    assert restored["changed"] == 1
+    assert tags_of(s3, "doc", VERSIONED, old_version) == ORIGINAL
+    assert tags_of(s3, "doc", VERSIONED) == {"latest": "1"}
+
+
+def test_restore_of_a_dry_run_result_does_nothing(s3: Any) -> None:
+    result = restorer(undo_log={"undo_log": None, "dry_run": True}).execute(context())
+    assert result["total"] == 0
+
+
+def test_restore_from_a_missing_log_fails(s3: Any) -> None:
+    with pytest.raises(S3TaggingInputError, match="No undo log parts"):
+        restorer(undo_log=f"s3://{BUCKET}/nowhere/").execute(context())
+
+
+def test_a_csv_manifest_range_tags_exactly_its_objects(s3: Any) -> None:
+    refs = [ObjectRef(BUCKET, f"m/{i:02d} key") for i in range(7)]
+    for ref in refs:
+        put(s3, ref.key)
+    body = io.BytesIO()
+    write_csv_manifest(refs, body)
+    s3.put_object(Bucket=BUCKET, Key="manifests/m.csv", Body=body.getvalue())
+    batches = plan_batches(s3, manifest=f"s3://{BUCKET}/manifests/m.csv", batch_size=3, max_batches=10)
+    assert [b["count"] for b in batches] == [3, 3, 1]
+    result = tagger(objects=batches[1], tags={"batch": "2"}).execute(context(map_index=1))
+    assert result["changed"] == 3
+    assert [tags_of(s3, ref.key) for ref in refs] == [{}] * 3 + [{"batch": "2"}] * 3 + [{}]
+
+
+def test_a_listing_range_tags_its_keys(s3: Any) -> None:
+    for i in range(5):
+        put(s3, f"logs/{i}")
+    put(s3, "other/x")
+    batches = plan_batches(s3, bucket=BUCKET, prefix="logs/", batch_size=2, max_batches=10)
+    for index, batch in enumerate(batches):
+        tagger(objects=batch, tags={"listed": "1"}).execute(context(map_index=index))
+    assert all(tags_of(s3, f"logs/{i}") == {"listed": "1"} for i in range(5))
+    assert tags_of(s3, "other/x") == {}
