@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from airflow_s3_batch_tagging.errors import ManifestError
+from airflow_s3_batch_tagging.errors import ManifestError, S3TaggingInputError
 
 if TYPE_CHECKING:
     from airflow_s3_batch_tagging.objects import S3Location
@@ -255,15 +255,19 @@ class ReportSummary:
 
 
 def validate_failure_tolerance(max_failed_tasks: object, max_failure_ratio: object) -> None:
-    """Raise ``ValueError`` naming the value when a tolerance is not a count >= 0 or a ratio in [0, 1]."""
+    """Raise ``S3TaggingInputError`` naming the value unless a count >= 0 and a ratio in [0, 1]."""
     if isinstance(max_failed_tasks, bool) or not isinstance(max_failed_tasks, int) or max_failed_tasks < 0:
-        raise ValueError(f"Invalid max_failed_tasks {max_failed_tasks!r}: it must be an integer >= 0.")
+        raise S3TaggingInputError(
+            f"Invalid max_failed_tasks {max_failed_tasks!r}: it must be an integer >= 0."
+        )
     if (
         isinstance(max_failure_ratio, bool)
         or not isinstance(max_failure_ratio, int | float)
         or not 0 <= max_failure_ratio <= 1
     ):
-        raise ValueError(f"Invalid max_failure_ratio {max_failure_ratio!r}: it must be a number from 0 to 1.")
+        raise S3TaggingInputError(
+            f"Invalid max_failure_ratio {max_failure_ratio!r}: it must be a number from 0 to 1."
+        )
 
 
 def failures_tolerated(failed: int, total: int, *, max_failed_tasks: int, max_failure_ratio: float) -> bool:

@@ -1,0 +1,507 @@
+"""Operators that re-tag S3 objects with an S3 Batch Operations job.
+
+``S3BatchPutObjectTaggingOperator`` replaces the tag set of every object in a manifest;
+``S3BatchDeleteObjectTaggingOperator`` removes them. The manifest comes from an upstream XCom
+(``objects``), an existing manifest object (``manifest``) or a manifest generator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException, conf
+
+from airflow_s3_batch_tagging.errors import S3TaggingInputError
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
+    JOB_FAILURE_STATES,
+    S3BatchOperationsHook,
+    build_report,
+    check_job_result,
+    job_request_token,
+    job_tags_to_boto,
+    resolve_manifest_format,
+    successor_request_token,
+    validate_account_id,
+    validate_description,
+    validate_priority,
+    validate_report_scope,
+    validate_role_arn,
+)
+from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
+from airflow_s3_batch_tagging.objects import ObjectRef, S3Location, split_s3_uri, validate_bucket_name
+from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, validate_failure_tolerance
+from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
+from airflow_s3_batch_tagging.triggers.s3_batch_operations import (
+    WAIT_FOR_COMPLETION,
+    WAIT_FOR_PREPARATION,
+    S3BatchJobTrigger,
+)
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from airflow.sdk import Context
+
+# A retried task whose job ended Failed or Cancelled starts a successor; this bounds the chain.
+MAX_SUCCESSOR_JOBS = 20
+
+
+class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
+    """Shared body of the put and delete tagging operators; see their docstrings."""
+
+    aws_hook_class = S3BatchOperationsHook
+    mode: ClassVar[TaggingMode]
+    template_fields: Sequence[str] = aws_template_fields(
+        "objects",
+        "bucket",
+        "manifest",
+        "manifest_format",
+        "manifest_generator",
+        "manifest_location",
+        "role_arn",
+        "account_id",
+        "priority",
+        "description",
+        "job_tags",
+        "report_location",
+        "report_scope",
+    )
+    template_fields_renderers = {"manifest_generator": "json", "job_tags": "json", "objects": "json"}
+    operator_extra_links = (S3BatchJobLink(),)
+    ui_color = "#ff9900"
+
+    def __init__(
+        self,
+        *,
+        role_arn: str,
+        objects: Iterable[Any] | None = None,
+        bucket: str | None = None,
+        manifest: str | None = None,
+        manifest_format: str | None = None,
+        manifest_generator: Mapping[str, Any] | None = None,
+        manifest_location: str | None = None,
+        account_id: str | None = None,
+        priority: int = 10,
+        description: str | None = None,
+        job_tags: Mapping[str, str] | None = None,
+        report_location: str | None = None,
+        report_enabled: bool = True,
+        report_scope: str = "FailedTasksOnly",
+        confirmation_required: bool = False,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        waiter_delay: int = 30,
+        waiter_max_attempts: int = 2880,
+        max_failed_tasks: int = 0,
+        max_failure_ratio: float = 0.0,
+        cancel_on_kill: bool = True,
+        first_failures: int = DEFAULT_FIRST_FAILURES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.role_arn = role_arn
+        self.objects = objects
+        self.bucket = bucket
+        self.manifest = manifest
+        self.manifest_format = manifest_format
+        self.manifest_generator = manifest_generator
+        self.manifest_location = manifest_location
+        self.account_id = account_id
+        self.priority = priority
+        self.description = description
+        self.job_tags = job_tags
+        self.report_location = report_location
+        self.report_enabled = report_enabled
+        self.report_scope = report_scope
+        self.confirmation_required = confirmation_required
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.max_failed_tasks = max_failed_tasks
+        self.max_failure_ratio = max_failure_ratio
+        self.cancel_on_kill = cancel_on_kill
+        self.first_failures = first_failures
+        self._job_id: str | None = None
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {**super()._hook_parameters, "account_id": self.account_id}
+
+    # -- validation (no request is made before all of it passed) ---------------------------------
+
+    def _tag_set(self) -> TagSet | None:
+        return None
+
+    def _validate(self) -> dict[str, Any]:
+        """Check every argument and return the parsed values; raise before any request."""
+        sources = [
+            name
+            for name, value in (
+                ("objects", self.objects),
+                ("manifest", self.manifest),
+                ("manifest_generator", self.manifest_generator),
+            )
+            if value is not None
+        ]
+        if len(sources) != 1:
+            raise S3TaggingInputError(
+                f"Give exactly one manifest source of objects, manifest and manifest_generator; "
+                f"got {', '.join(sources) if sources else 'none'}."
+            )
+        plan: dict[str, Any] = {"tags": self._tag_set(), "source": sources[0]}
+        validate_role_arn(self.role_arn)
+        if self.account_id is not None:
+            validate_account_id(self.account_id)
+        plan["priority"] = validate_priority(_as_int(self.priority, "priority"))
+        validate_description(self.description)
+        job_tags_to_boto(self.job_tags)
+        validate_report_scope(self.report_scope)
+        validate_failure_tolerance(self.max_failed_tasks, self.max_failure_ratio)
+        if isinstance(self.first_failures, bool) or not isinstance(self.first_failures, int):
+            raise S3TaggingInputError(
+                f"Invalid first_failures {self.first_failures!r}: it must be an integer."
+            )
+        manifest_location = None
+        if self.manifest_location is not None:
+            manifest_location = S3Location.from_uri(self.manifest_location, what="manifest_location")
+        if self.objects is not None:
+            if manifest_location is None:
+                raise S3TaggingInputError(
+                    "objects needs manifest_location: "
+                    "the s3:// prefix the operator writes its CSV manifest under."
+                )
+            if isinstance(self.objects, str | bytes | Mapping) or not isinstance(self.objects, Iterable):
+                raise S3TaggingInputError(
+                    f"Invalid objects {self.objects!r:.100}: expected a list of s3:// URIs, keys (with "
+                    "bucket=) or dicts with bucket, key and optional version_id."
+                )
+            refs = [ObjectRef.parse(item, default_bucket=self.bucket) for item in self.objects]
+            if not refs:
+                raise S3TaggingInputError(
+                    "objects is empty: an S3 Batch Operations job needs at least one object. Skip this "
+                    "task upstream (for example with a ShortCircuitOperator) when there is nothing to tag."
+                )
+            plan["refs"] = refs
+            plan["manifest_location"] = manifest_location
+        elif self.manifest is not None:
+            _, key = split_s3_uri(self.manifest, what="manifest")
+            resolve_manifest_format(key, self.manifest_format)
+        else:
+            plan["manifest_generator"] = normalize_manifest_generator(self.manifest_generator)
+        report_location = None
+        if self.report_location is not None:
+            report_location = S3Location.from_uri(self.report_location, what="report_location")
+        if self.report_enabled and report_location is None:
+            if manifest_location is None:
+                raise S3TaggingInputError(
+                    "Set report_location (an s3:// prefix) for the job's completion report, "
+                    "or report_enabled=False to run the job without one."
+                )
+            report_location = S3Location(manifest_location.bucket, manifest_location.join("reports"))
+        plan["report"] = build_report(report_location if self.report_enabled else None, self.report_scope)
+
+        return plan
+
+    # -- execution ----------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        plan = self._validate()
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        token = job_request_token(ti.dag_id, ti.task_id, ti.run_id, map_index)
+        manifest = None
+        if plan["source"] == "objects":
+            location: S3Location = plan["manifest_location"]
+            key = location.join(ti.dag_id, ti.task_id, f"manifest-{token}.csv")
+            refs: list[ObjectRef] = plan["refs"]
+            manifest, count = self.hook.upload_manifest(
+                refs, location.bucket, key, with_version_ids=any(ref.version_id for ref in refs)
+            )
+            self.log.info("Manifest of %s objects: s3://%s/%s", count, location.bucket, key)
+        elif plan["source"] == "manifest":
+            manifest = self.hook.describe_manifest(str(self.manifest), self.manifest_format)
+        job_id = self._create_or_reattach(
+            context,
+            token,
+            tags=plan["tags"],
+            report=plan["report"],
+            manifest=manifest,
+            manifest_generator=plan.get("manifest_generator"),
+            priority=plan["priority"],
+        )
+        self._job_id = job_id
+        S3BatchJobLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            job_id=job_id,
+        )
+        self.log.info(
+            "You can monitor this S3 Batch Operations job at: %s",
+            S3BatchJobLink.format_str.format(
+                region_name=self.hook.conn_region_name,
+                aws_domain=S3BatchJobLink.get_aws_domain(self.hook.conn_partition),
+                job_id=job_id,
+            ),
+        )
+        if self.confirmation_required:
+            if self.deferrable:
+                self._defer(job_id, WAIT_FOR_PREPARATION, "execute_confirm")
+            self.hook.wait_for_job(
+                job_id,
+                waiter_name=WAIT_FOR_PREPARATION,
+                waiter_delay=self.waiter_delay,
+                waiter_max_attempts=self.waiter_max_attempts,
+            )
+            self._confirm(job_id)
+        return self._after_confirmation(job_id)
+
+    def _create_or_reattach(self, context: Context, token: str, **job: Any) -> str:
+        """Create the job, or find the one an earlier try created with the same token.
+
+        A job an earlier try created that ended Failed or Cancelled (for example cancelled when that
+        try was killed) is replaced by a successor whose token derives from it, so the chain is
+        the same on every try.
+        """
+        ti = context["ti"]
+        try_started: datetime | None = getattr(ti, "start_date", None)
+        for _ in range(MAX_SUCCESSOR_JOBS):
+            job_id = self.hook.create_tagging_job(
+                mode=self.mode,
+                client_request_token=token,
+                role_arn=self.role_arn,
+                confirmation_required=self.confirmation_required,
+                description=self.description,
+                job_tags=self.job_tags,
+                **job,
+            )
+            described = self.hook.describe_job(job_id)
+            created: datetime | None = described.get("CreationTime")
+            earlier = try_started is not None and created is not None and created < try_started
+            if not earlier:
+                self.log.info("Created S3 Batch Operations job %s (request token %s)", job_id, token)
+                return job_id
+            status = described.get("Status")
+            if status not in JOB_FAILURE_STATES:
+                self.log.info(
+                    "Reattached to S3 Batch Operations job %s, created by an earlier try at %s (status %s)",
+                    job_id,
+                    created,
+                    status,
+                )
+                return job_id
+            self.log.info("Job %s from an earlier try ended %s; starting a successor job.", job_id, status)
+            token = successor_request_token(token, job_id)
+        raise AirflowException(
+            f"Gave up after {MAX_SUCCESSOR_JOBS} jobs of this task instance ended Failed or Cancelled."
+        )
+
+    def _confirm(self, job_id: str) -> None:
+        job = self.hook.describe_job(job_id)
+        status = job.get("Status")
+        total = (job.get("ProgressSummary") or {}).get("TotalNumberOfTasks")
+        if status == "Suspended":
+            self.hook.confirm_job(job_id)
+            self.log.info("Confirmed S3 Batch Operations job %s (%s tasks)", job_id, total)
+        else:
+            self.log.info("S3 Batch Operations job %s needs no confirmation: it is %s", job_id, status)
+
+    def _after_confirmation(self, job_id: str) -> dict[str, Any]:
+        if not self.wait_for_completion:
+            return self.hook.job_result(job_id, max_failures=self.first_failures)
+        if self.deferrable:
+            self._defer(job_id, WAIT_FOR_COMPLETION, "execute_complete")
+        # Failed or Cancelled end the wait in error; the result below carries AWS's reasons.
+        with contextlib.suppress(WaiterTerminalFailure):
+            self.hook.wait_for_job(
+                job_id,
+                waiter_delay=self.waiter_delay,
+                waiter_max_attempts=self.waiter_max_attempts,
+            )
+        return self._finish(job_id)
+
+    def _defer(self, job_id: str, waiter_name: str, method_name: str) -> None:
+        self.defer(
+            trigger=S3BatchJobTrigger(
+                job_id=job_id,
+                account_id=self.hook.account_id,
+                waiter_name=waiter_name,
+                cancel_on_kill=self.cancel_on_kill,
+                waiter_delay=self.waiter_delay,
+                waiter_max_attempts=self.waiter_max_attempts,
+                aws_conn_id=self.aws_conn_id,
+                region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
+            ),
+            method_name=method_name,
+        )
+
+    def _finish(self, job_id: str) -> dict[str, Any]:
+        result = self.hook.job_result(job_id, max_failures=self.first_failures)
+        self.log.info(
+            "S3 Batch Operations job %s is %s: %s of %s tasks succeeded, %s failed",
+            job_id,
+            result["status"],
+            result["tasks_succeeded"],
+            result["tasks_total"],
+            result["tasks_failed"],
+        )
+        check_job_result(
+            result, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
+        )
+        return result
+
+    def _job_id_from_event(self, event: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+        validated = validate_execute_complete_event(event)
+        job_id = validated.get("job_id")
+        if not job_id:
+            raise AirflowException(f"Trigger event without a job id: {validated}")
+        self._job_id = str(job_id)
+        return validated, str(job_id)
+
+    def execute_confirm(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the job was prepared: confirm it, then wait for completion or return."""
+        validated, job_id = self._job_id_from_event(event)
+        if validated.get("status") != "success":
+            raise AirflowException(
+                f"Error while waiting for S3 Batch Operations job {job_id} to be prepared: "
+                f"{validated.get('message')}"
+            )
+        self._confirm(job_id)
+        return self._after_confirmation(job_id)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger fired: return the same result as the synchronous path."""
+        validated, job_id = self._job_id_from_event(event)
+        if validated.get("status") != "success":
+            status = self.hook.describe_job(job_id).get("Status")
+            if status not in JOB_FAILURE_STATES:
+                raise AirflowException(
+                    f"Error while waiting for S3 Batch Operations job {job_id} (status {status}): "
+                    f"{validated.get('message')}"
+                )
+        return self._finish(job_id)
+
+    def on_kill(self) -> None:
+        """Cancel the job this task created when ``cancel_on_kill`` is set."""
+        if not self.cancel_on_kill or not self._job_id:
+            return
+        self.log.info("Cancelling S3 Batch Operations job %s", self._job_id)
+        try:
+            status = self.hook.cancel_job(self._job_id, "Airflow task was killed")
+        except Exception:
+            self.log.exception("Could not cancel S3 Batch Operations job %s; it may still run.", self._job_id)
+        else:
+            self.log.info("S3 Batch Operations job %s is %s", self._job_id, status)
+
+
+class S3BatchPutObjectTaggingOperator(_S3BatchTaggingOperator):
+    """
+    Replace the tag set of every object in a manifest with an S3 Batch Operations job.
+
+    Batch Operations can only replace a whole tag set (``S3PutObjectTagging``); to merge tags into
+    the current ones, use the direct path. Exactly one manifest source is given: ``objects``,
+    ``manifest`` or ``manifest_generator``.
+
+    :param tags: The tag set every object gets, a dict of keys to values (at most 10). (templated)
+    :param role_arn: The IAM role S3 Batch Operations assumes to tag the objects. (templated)
+    :param objects: Objects to tag, usually an upstream XCom: ``s3://`` URIs, keys (with ``bucket``)
+        or dicts with ``bucket``, ``key`` and optional ``version_id``. Written as a CSV manifest
+        under ``manifest_location``. (templated)
+    :param bucket: The bucket of bare keys in ``objects``. (templated)
+    :param manifest: The ``s3://`` URI of an existing CSV manifest or S3 Inventory ``manifest.json``.
+        (templated)
+    :param manifest_format: ``csv`` or ``inventory``; by default a ``manifest.json`` is an
+        inventory report and anything else a CSV manifest. (templated)
+    :param manifest_generator: An ``S3JobManifestGenerator`` dict (``SourceBucket`` as a bucket name,
+        ``s3://`` URI or ARN, plus ``Filter``, ``EnableManifestOutput`` ...). (templated)
+    :param manifest_location: The ``s3://`` prefix the manifest for ``objects`` is written under.
+        (templated)
+    :param account_id: The AWS account that owns the job; default: the connection extra
+        ``account_id``, else STS. (templated)
+    :param priority: The job priority, 0 to 2147483647 (default 10). (templated)
+    :param description: The job description, 1 to 256 characters. (templated)
+    :param job_tags: Tags for the job itself (at most 50). (templated)
+    :param report_location: The ``s3://`` prefix of the completion report; default
+        ``{manifest_location}/reports``. (templated)
+    :param report_enabled: Whether the job writes a completion report (default True).
+    :param report_scope: ``FailedTasksOnly`` (default) or ``AllTasks``. (templated)
+    :param confirmation_required: Create the job Suspended; the operator confirms it once prepared.
+    :param wait_for_completion: Wait for the job to end (default True); else return once created.
+    :param deferrable: Wait in the triggerer (default ``[operators] default_deferrable``).
+    :param waiter_delay: Seconds between status checks (default 30).
+    :param waiter_max_attempts: Status checks before giving up (default 2880, 24 hours at 30 s).
+    :param max_failed_tasks: Failed tasks tolerated in a ``Complete`` job (default 0).
+    :param max_failure_ratio: Share of failed tasks tolerated in a ``Complete`` job (default 0.0).
+        The task fails when failures exceed both ``max_failed_tasks`` and ``max_failure_ratio``.
+    :param cancel_on_kill: Cancel the job when the task is killed (default True).
+    :param first_failures: How many failed objects the result lists (default 10).
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    :return: ``job_id``, ``account_id``, ``status``, ``tasks_total``, ``tasks_succeeded``,
+        ``tasks_failed``, ``failure_reasons``, ``report_location`` and ``report_summary``
+        (``failures_by_code``, ``first_failures``, ...).
+    """
+
+    mode = TaggingMode.REPLACE
+    template_fields: Sequence[str] = (*_S3BatchTaggingOperator.template_fields, "tags")
+    template_fields_renderers = {**_S3BatchTaggingOperator.template_fields_renderers, "tags": "json"}
+
+    def __init__(self, *, tags: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tags = tags
+
+    def _tag_set(self) -> TagSet | None:
+        return TagSet.parse(self.tags, context="S3BatchPutObjectTaggingOperator tags")
+
+
+class S3BatchDeleteObjectTaggingOperator(_S3BatchTaggingOperator):
+    """
+    Remove every tag from every object in a manifest with an S3 Batch Operations job.
+
+    Takes the same arguments as :class:`S3BatchPutObjectTaggingOperator` except ``tags``.
+    """
+
+    mode = TaggingMode.DELETE
+
+
+def normalize_manifest_generator(generator: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return a ``ManifestGenerator`` argument from an ``S3JobManifestGenerator`` dict.
+
+    ``SourceBucket`` may be a bucket name, ``s3://bucket`` or a bucket ARN; ``EnableManifestOutput``
+    defaults to False. A dict already wrapped in ``{"S3JobManifestGenerator": ...}`` is accepted.
+    """
+    if not isinstance(generator, Mapping):
+        raise S3TaggingInputError(f"Invalid manifest_generator {generator!r}: expected a dict.")
+    inner = dict(generator.get("S3JobManifestGenerator", generator))
+    source = inner.get("SourceBucket")
+    if not isinstance(source, str) or not source:
+        raise S3TaggingInputError(
+            f"Invalid manifest_generator {dict(generator)!r}: it needs SourceBucket (a bucket name or ARN)."
+        )
+    if source.startswith("s3://"):
+        bucket, _ = split_s3_uri(source, what="manifest_generator SourceBucket")
+        source = f"arn:aws:s3:::{bucket}"
+    elif not source.startswith("arn:"):
+        source = f"arn:aws:s3:::{validate_bucket_name(source)}"
+    inner["SourceBucket"] = source
+    inner.setdefault("EnableManifestOutput", False)
+    return {"S3JobManifestGenerator": inner}
+
+
+def _as_int(value: object, name: str) -> object:
+    """A templated number may arrive as its string; anything else is left for the validator."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value

@@ -1,0 +1,128 @@
+"""``S3BatchJobSensor``: waits for an S3 Batch Operations job to end, judging its failed tasks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException, conf
+
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
+    JOB_FAILURE_STATES,
+    JOB_INTERMEDIATE_STATES,
+    JOB_SUCCESS_STATES,
+    S3BatchOperationsHook,
+    check_job_result,
+)
+from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, validate_failure_tolerance
+from airflow_s3_batch_tagging.triggers.s3_batch_operations import S3BatchJobTrigger
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+
+
+class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
+    """
+    Wait for an S3 Batch Operations job to end; fail when it failed or too many of its tasks did.
+
+    AWS calls a job ``Complete`` even when tasks failed, so a ``Complete`` job whose failed tasks
+    exceed both ``max_failed_tasks`` and ``max_failure_ratio`` fails the sensor with the failure
+    codes from its completion report.
+
+    :param job_id: The S3 Batch Operations job id. (templated)
+    :param account_id: The AWS account that owns the job; default: the connection extra
+        ``account_id``, else STS. (templated)
+    :param max_failed_tasks: Failed tasks tolerated in a ``Complete`` job (default 0).
+    :param max_failure_ratio: Share of failed tasks tolerated in a ``Complete`` job (default 0.0).
+    :param first_failures: How many failed objects the failure message may name (default 10).
+    :param deferrable: Wait in the triggerer (default ``[operators] default_deferrable``).
+    :param poke_interval: Seconds between status checks (default 30).
+    :param max_retries: Status checks in deferrable mode before giving up (default 2880).
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
+    """
+
+    SUCCESS_STATES: tuple[str, ...] = JOB_SUCCESS_STATES
+    FAILURE_STATES: tuple[str, ...] = JOB_FAILURE_STATES
+    INTERMEDIATE_STATES: tuple[str, ...] = JOB_INTERMEDIATE_STATES
+
+    aws_hook_class = S3BatchOperationsHook
+    template_fields: Sequence[str] = aws_template_fields("job_id", "account_id")
+    ui_color = "#ff9900"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        account_id: str | None = None,
+        max_failed_tasks: int = 0,
+        max_failure_ratio: float = 0.0,
+        first_failures: int = DEFAULT_FIRST_FAILURES,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = 30,
+        max_retries: int = 2880,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self.job_id = job_id
+        self.account_id = account_id
+        self.max_failed_tasks = max_failed_tasks
+        self.max_failure_ratio = max_failure_ratio
+        self.first_failures = first_failures
+        self.deferrable = deferrable
+        self.max_retries = max_retries
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {**super()._hook_parameters, "account_id": self.account_id}
+
+    def execute(self, context: Context) -> Any:
+        validate_failure_tolerance(self.max_failed_tasks, self.max_failure_ratio)
+        if self.deferrable:
+            self.defer(
+                trigger=S3BatchJobTrigger(
+                    job_id=self.job_id,
+                    account_id=self.hook.account_id,
+                    waiter_delay=int(self.poke_interval),
+                    waiter_max_attempts=self.max_retries,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+            )
+        return super().execute(context=context)
+
+    def get_state(self) -> str:
+        """The job's status; wraps ``DescribeJob``."""
+        return str(self.hook.describe_job(self.job_id)["Status"])
+
+    def poke(self, context: Context) -> bool:
+        state = self.get_state()
+        self.log.info("S3 Batch Operations job %s is %s", self.job_id, state)
+        if state in self.INTERMEDIATE_STATES:
+            return False
+        self._check()
+        return True
+
+    def _check(self) -> dict[str, Any]:
+        result = self.hook.job_result(self.job_id, max_failures=self.first_failures)
+        check_job_result(
+            result, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
+        )
+        return result
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        validated = validate_execute_complete_event(event)
+        if validated.get("status") != "success" and self.get_state() not in self.FAILURE_STATES:
+            raise AirflowException(
+                f"Error while waiting for S3 Batch Operations job {self.job_id}: {validated.get('message')}"
+            )
+        self._check()

@@ -1,0 +1,98 @@
+"""``S3BatchJobTrigger``: waits in the triggerer for an S3 Batch Operations job to end or to be prepared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+from asgiref.sync import sync_to_async
+
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import JOB_STATUS_QUERIES, S3BatchOperationsHook
+
+WAIT_FOR_COMPLETION = "batch_job_complete"
+WAIT_FOR_PREPARATION = "batch_job_prepared"
+
+
+class S3BatchJobTrigger(AwsBaseWaiterTrigger):
+    """
+    Poll an S3 Batch Operations job until it is ``Complete`` (``Failed`` or ``Cancelled`` end it in error).
+
+    With ``waiter_name="batch_job_prepared"`` it waits only until the job has left ``New`` and
+    ``Preparing`` (for example to confirm a job that is ``Suspended`` awaiting confirmation).
+
+    :param job_id: The S3 Batch Operations job id.
+    :param account_id: The AWS account that owns the job (12 digits).
+    :param waiter_name: ``batch_job_complete`` (default) or ``batch_job_prepared``,
+        from the package's ``waiters/s3control.json``.
+    :param cancel_on_kill: Cancel the job when a user marks the deferred task failed or success, or
+        clears it (``BaseTrigger.on_kill``, Airflow 3.2+).
+    :param waiter_delay: The amount of time in seconds to wait between attempts.
+    :param waiter_max_attempts: The maximum number of attempts to be made.
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: The AWS region where the job is.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for the botocore client.
+    """
+
+    aws_hook_class = S3BatchOperationsHook
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        account_id: str,
+        waiter_name: str = WAIT_FOR_COMPLETION,
+        cancel_on_kill: bool = False,
+        waiter_delay: int = 30,
+        waiter_max_attempts: int = 2880,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        if waiter_name not in (WAIT_FOR_COMPLETION, WAIT_FOR_PREPARATION):
+            raise ValueError(
+                f"Invalid waiter_name {waiter_name!r}: "
+                f"use {WAIT_FOR_COMPLETION!r} or {WAIT_FOR_PREPARATION!r}."
+            )
+        super().__init__(
+            serialized_fields={
+                "job_id": job_id,
+                "account_id": account_id,
+                "waiter_name": waiter_name,
+                "cancel_on_kill": cancel_on_kill,
+            },
+            waiter_name=waiter_name,
+            waiter_args={"AccountId": account_id, "JobId": job_id},
+            failure_message=f"S3 Batch Operations job {job_id} failed",
+            status_message=f"S3 Batch Operations job {job_id}",
+            status_queries=JOB_STATUS_QUERIES,
+            return_key="job_id",
+            return_value=job_id,
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=waiter_max_attempts,
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
+        )
+        self.job_id = job_id
+        self.account_id = account_id
+        self.cancel_on_kill = cancel_on_kill
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {**super()._hook_parameters, "account_id": self.account_id}
+
+    async def on_kill(self) -> None:
+        """Cancel the job when a user acts on the deferred task and ``cancel_on_kill`` is set."""
+        if not self.cancel_on_kill:
+            return
+        self.log.info("Cancelling S3 Batch Operations job %s", self.job_id)
+        hook = S3BatchOperationsHook(**self._hook_parameters)
+        try:
+            await sync_to_async(hook.cancel_job)(self.job_id, "Airflow task was killed")
+        except Exception:
+            self.log.exception("Could not cancel S3 Batch Operations job %s; it may still run.", self.job_id)
+        else:
+            self.log.info("Cancelled S3 Batch Operations job %s", self.job_id)
