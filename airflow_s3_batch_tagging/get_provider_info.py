@@ -29,16 +29,32 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": "Amazon S3 Batch Operations",
-                "python-modules": ["airflow_s3_batch_tagging.hooks.s3_object_tagging"],
+                "python-modules": [
+                    "airflow_s3_batch_tagging.hooks.s3_object_tagging",
+                    "airflow_s3_batch_tagging.hooks.s3_batch_operations",
+                ],
             },
         ],
         "operators": [
             {
                 "integration-name": "Amazon S3 Batch Operations",
-                "python-modules": ["airflow_s3_batch_tagging.operators.s3_object_tagging"],
+                "python-modules": [
+                    "airflow_s3_batch_tagging.operators.s3_object_tagging",
+                    "airflow_s3_batch_tagging.operators.s3_batch_operations",
+                ],
             },
         ],
-        "sensors": [],
-        "triggers": [],
-        "extra-links": [],
+        "sensors": [
+            {
+                "integration-name": "Amazon S3 Batch Operations",
+                "python-modules": ["airflow_s3_batch_tagging.sensors.s3_batch_operations"],
+            },
+        ],
+        "triggers": [
+            {
+                "integration-name": "Amazon S3 Batch Operations",
+                "python-modules": ["airflow_s3_batch_tagging.triggers.s3_batch_operations"],
+            },
+        ],
+        "extra-links": ["airflow_s3_batch_tagging.links.s3_batch_operations.S3BatchJobLink"],
     }
