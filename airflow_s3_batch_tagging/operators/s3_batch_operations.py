@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 # A retried task whose job ended Failed or Cancelled starts a successor; this bounds the chain.
 MAX_SUCCESSOR_JOBS = 20
+CREATION_TIME_SLACK = timedelta(seconds=1)
 
 
 class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
@@ -273,6 +275,11 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         """
         ti = context["ti"]
         try_started: datetime | None = getattr(ti, "start_date", None)
+        if (getattr(ti, "try_number", 1) or 1) <= 1 or try_started is None:
+            try_started = None  # a first try has no earlier job to find
+        else:
+            # AWS reports CreationTime to the second or millisecond, and clocks differ a little.
+            try_started -= CREATION_TIME_SLACK
         for _ in range(MAX_SUCCESSOR_JOBS):
             job_id = self.hook.create_tagging_job(
                 mode=self.mode,

@@ -84,10 +84,11 @@ def _hook(
     return hook
 
 
-def _context(map_index: int = -1) -> dict[str, Any]:
+def _context(map_index: int = -1, try_number: int = 1) -> dict[str, Any]:
     ti = mock.MagicMock()
     ti.dag_id, ti.task_id, ti.run_id, ti.map_index = "dag", "retag", "manual__1", map_index
     ti.start_date = TRY_START
+    ti.try_number = try_number
     return {"ti": ti}
 
 
@@ -292,8 +293,9 @@ def test_a_retry_reattaches_to_the_running_job_of_an_earlier_try() -> None:
     op = _operator()
     hook = _hook(status="Active", created=TRY_START - dt.timedelta(minutes=5))
     _attach(op, hook)
-    op.execute(_context())
+    op.execute(_context(try_number=2))
     assert hook.create_tagging_job.call_count == 1
+    hook.wait_for_job.assert_called_once_with(JOB_ID, waiter_delay=0, waiter_max_attempts=2880)
 
 
 def test_a_retry_replaces_a_cancelled_job_of_an_earlier_try_with_a_successor() -> None:
@@ -306,11 +308,29 @@ def test_a_retry_replaces_a_cancelled_job_of_an_earlier_try_with_a_successor() -
         {"JobId": "new-job", "Status": "New", "CreationTime": TRY_START + dt.timedelta(seconds=2)},
     ]
     _attach(op, hook)
-    op.execute(_context())
+    op.execute(_context(try_number=2))
     tokens = [c.kwargs["client_request_token"] for c in hook.create_tagging_job.call_args_list]
     assert tokens[0] == job_request_token("dag", "retag", "manual__1", -1)
     assert tokens[1] != tokens[0]
     hook.wait_for_job.assert_called_once_with("new-job", waiter_delay=0, waiter_max_attempts=2880)
+
+
+def test_a_first_try_never_replaces_its_own_failed_job() -> None:
+    op = _operator()
+    hook = _hook(status="Failed", created=TRY_START - dt.timedelta(minutes=5), result_status="Failed")
+    _attach(op, hook)
+    with pytest.raises(AirflowException, match="ended Failed"):
+        op.execute(_context(try_number=1))
+    assert hook.create_tagging_job.call_count == 1
+
+
+def test_a_job_created_within_the_clock_slack_of_this_try_is_not_replaced() -> None:
+    op = _operator()
+    hook = _hook(status="Failed", created=TRY_START - dt.timedelta(milliseconds=400), result_status="Failed")
+    _attach(op, hook)
+    with pytest.raises(AirflowException, match="ended Failed"):
+        op.execute(_context(try_number=3))
+    assert hook.create_tagging_job.call_count == 1
 
 
 def test_on_kill_cancels_the_created_job_only_when_asked() -> None:
