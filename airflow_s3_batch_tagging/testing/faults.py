@@ -295,4 +295,8 @@ class FaultInjectionMiddleware:
             return self.app(environ, start_response)
         if fault.kind == "reset":
             _drop_connection(environ)
+        # Read the request body first: a client waiting to send it would otherwise stall.
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > 0:
+            environ["wsgi.input"].read(length)
         return _error_response(fault, environ, start_response)

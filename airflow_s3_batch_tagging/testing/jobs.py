@@ -241,7 +241,15 @@ class JobStore:
         self._jobs: dict[str, Job] = {}
         self._tokens: dict[str, tuple[str, str]] = {}
         self._threads: list[threading.Thread] = []
+        self._s3: S3Client | None = None
         self.stopping = False
+
+    def s3_client(self) -> S3Client:
+        """The S3 client job runners share (boto3 clients are safe to use from several threads)."""
+        with self.condition:
+            if self._s3 is None:
+                self._s3 = self.s3_client_factory()
+            return self._s3
 
     # -- lookups for the emulator and for tests --------------------------------------------
     def __len__(self) -> int:
@@ -338,7 +346,7 @@ class JobRunner:
     @property
     def s3(self) -> S3Client:
         if self._s3 is None:
-            self._s3 = self.store.s3_client_factory()
+            self._s3 = self.store.s3_client()
         return self._s3
 
     # -- status machine ------------------------------------------------------------------------

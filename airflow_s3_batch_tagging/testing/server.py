@@ -96,6 +96,7 @@ class LocalAWS:
         )
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._admin_s3: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> LocalAWS:
@@ -137,6 +138,7 @@ class LocalAWS:
             self._thread.join(10)
         self._server = None
         self._thread = None
+        self._admin_s3 = None
 
     def __enter__(self) -> LocalAWS:
         return self.start()
@@ -204,7 +206,7 @@ class LocalAWS:
 
     def _job_s3_client(self) -> Any:
         # The job runner retries throttling and resets itself, with short delays.
-        return self.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 1}))
+        return self.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
     @property
     def connection_extra(self) -> dict[str, Any]:
@@ -242,7 +244,9 @@ class LocalAWS:
     def create_bucket(self, name: str | None = None, *, versioned: bool = False) -> str:
         """Create a bucket (a fresh unique name when ``name`` is None); return its name."""
         bucket = validate_bucket_name(name or f"bucket-{uuid.uuid4().hex[:16]}")
-        s3 = self.client("s3")
+        if self._admin_s3 is None:
+            self._admin_s3 = self.client("s3")
+        s3 = self._admin_s3
         if self.region == "us-east-1":
             s3.create_bucket(Bucket=bucket)
         else:
