@@ -38,11 +38,21 @@ def read_report(s3: Any, bucket: str, job_id: str) -> tuple[dict[str, Any], dict
 
 
 def test_csv_manifest_job_tags_url_encoded_keys_and_reports_all_tasks(
-    local_aws: LocalAWS, s3: Any, s3control: Any, s3_bucket: str, put_manifest: Any, job_request: Any,
+    local_aws: LocalAWS,
+    s3: Any,
+    s3control: Any,
+    s3_bucket: str,
+    put_manifest: Any,
+    job_request: Any,
     wait_job: Any,
-) -> None:  # fmt: skip
-    keys = {"plain.txt": "plain.txt", "with space.txt": "with%20space.txt", "a,b+c.txt": "a%2Cb%2Bc.txt",
-            "dir/ünï.csv": "dir/%C3%BCn%C3%AF.csv", "100%.txt": "100%25.txt"}  # fmt: skip
+) -> None:
+    keys = {
+        "plain.txt": "plain.txt",
+        "with space.txt": "with%20space.txt",
+        "a,b+c.txt": "a%2Cb%2Bc.txt",
+        "dir/ünï.csv": "dir/%C3%BCn%C3%AF.csv",
+        "100%.txt": "100%25.txt",
+    }
     for key in keys:
         s3.put_object(Bucket=s3_bucket, Key=key, Body=b"x")
     location = put_manifest(s3_bucket, [f"{s3_bucket},{encoded}" for encoded in keys.values()])
@@ -75,9 +85,14 @@ def test_csv_manifest_job_tags_url_encoded_keys_and_reports_all_tasks(
 
 
 def test_csv_manifest_with_version_ids_tags_exactly_those_versions_including_null(
-    s3: Any, s3control: Any, versioned_s3_bucket: str, put_manifest: Any, job_request: Any, wait_job: Any,
+    s3: Any,
+    s3control: Any,
+    versioned_s3_bucket: str,
+    put_manifest: Any,
+    job_request: Any,
+    wait_job: Any,
     local_aws: LocalAWS,
-) -> None:  # fmt: skip
+) -> None:
     bucket = local_aws.create_bucket()
     s3.put_object(Bucket=bucket, Key="legacy.txt", Body=b"written before versioning")
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -230,9 +245,14 @@ def test_paced_job_shows_every_status_and_moving_progress(
 
 
 def test_confirmation_required_job_waits_suspended_until_ready(
-    s3: Any, s3control: Any, s3_bucket: str, put_manifest: Any, job_request: Any, wait_job: Any,
+    s3: Any,
+    s3control: Any,
+    s3_bucket: str,
+    put_manifest: Any,
+    job_request: Any,
+    wait_job: Any,
     local_aws: LocalAWS,
-) -> None:  # fmt: skip
+) -> None:
     s3.put_object(Bucket=s3_bucket, Key="a.txt", Body=b"x")
     location = put_manifest(s3_bucket, [f"{s3_bucket},a.txt"])
     request = job_request(location)
@@ -257,9 +277,14 @@ def test_confirmation_required_job_waits_suspended_until_ready(
 
 
 def test_cancelling_an_active_job_stops_it_and_reports_the_tasks_that_ran(
-    paced: LocalAWS, s3: Any, s3control: Any, s3_bucket: str, put_manifest: Any, job_request: Any,
+    paced: LocalAWS,
+    s3: Any,
+    s3control: Any,
+    s3_bucket: str,
+    put_manifest: Any,
+    job_request: Any,
     wait_job: Any,
-) -> None:  # fmt: skip
+) -> None:
     keys = [f"obj-{i:02d}" for i in range(60)]
     for key in keys:
         s3.put_object(Bucket=s3_bucket, Key=key, Body=b"x")
@@ -286,9 +311,14 @@ def test_cancelling_an_active_job_stops_it_and_reports_the_tasks_that_ran(
 
 
 def test_cancelling_a_suspended_job_runs_no_task(
-    s3: Any, s3control: Any, s3_bucket: str, put_manifest: Any, job_request: Any, wait_job: Any,
+    s3: Any,
+    s3control: Any,
+    s3_bucket: str,
+    put_manifest: Any,
+    job_request: Any,
+    wait_job: Any,
     local_aws: LocalAWS,
-) -> None:  # fmt: skip
+) -> None:
     s3.put_object(Bucket=s3_bucket, Key="a.txt", Body=b"x")
     location = put_manifest(s3_bucket, [f"{s3_bucket},a.txt"])
     job_id = s3control.create_job(**job_request(location, ConfirmationRequired=True))["JobId"]
@@ -375,8 +405,14 @@ def test_inventory_report_manifest_tags_listed_objects_and_skips_delete_markers(
 def test_manifest_generator_applies_key_and_size_filters_and_writes_its_manifest(
     s3: Any, s3control: Any, s3_bucket: str, job_request: Any, wait_job: Any, local_aws: LocalAWS
 ) -> None:
-    objects = {"logs/a.gz": 10, "logs/b.txt": 10, "data/c.gz": 10, "logs/big.gz": 500,
-               "logs/empty.gz": 0, "logs/2026/d.gz": 20}  # fmt: skip
+    objects = {
+        "logs/a.gz": 10,
+        "logs/b.txt": 10,
+        "data/c.gz": 10,
+        "logs/big.gz": 500,
+        "logs/empty.gz": 0,
+        "logs/2026/d.gz": 20,
+    }
     for key, size in objects.items():
         s3.put_object(Bucket=s3_bucket, Key=key, Body=b"x" * size)
     out_bucket = local_aws.create_bucket()
@@ -444,14 +480,22 @@ def test_manifest_generator_substring_and_created_before_filters(
     assert none["Status"] == "Complete"
     assert none["ProgressSummary"]["TotalNumberOfTasks"] == 0
     assert {key: tags_of(s3, s3_bucket, key) for key in ("x-keep-1", "x-drop-2", "y-keep-3")} == {
-        "x-keep-1": {"k": "1"}, "x-drop-2": {}, "y-keep-3": {"k": "1"},
-    }  # fmt: skip
+        "x-keep-1": {"k": "1"},
+        "x-drop-2": {},
+        "y-keep-3": {"k": "1"},
+    }
 
 
 def test_failing_keys_fail_their_tasks_and_throttling_is_retried_by_the_job(
-    local_aws: LocalAWS, s3: Any, s3control: Any, s3_bucket: str, put_manifest: Any, job_request: Any,
-    wait_job: Any, aws_faults: Any,
-) -> None:  # fmt: skip
+    local_aws: LocalAWS,
+    s3: Any,
+    s3control: Any,
+    s3_bucket: str,
+    put_manifest: Any,
+    job_request: Any,
+    wait_job: Any,
+    aws_faults: Any,
+) -> None:
     keys = [f"k{i}" for i in range(20)]
     for key in keys:
         s3.put_object(Bucket=s3_bucket, Key=key, Body=b"x")
