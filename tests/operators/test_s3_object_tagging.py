@@ -51,7 +51,7 @@ def tags_of(client: Any, key: str, bucket: str = BUCKET, version_id: str | None 
     return {t["Key"]: t["Value"] for t in client.get_object_tagging(**kwargs)["TagSet"]}
 
 
-def context(try_number: int = 1, map_index: int = -1, task_id: str = "tag") -> dict[str, Any]:
+def context(try_number: int = 1, map_index: int = -1, task_id: str = "tag") -> Any:
     ti = SimpleNamespace(
         dag_id="retag", run_id="manual__1", task_id=task_id, map_index=map_index, try_number=try_number
     )
