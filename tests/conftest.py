@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -32,3 +34,23 @@ def airflow_db() -> str:
         capture_output=True,
     )
     return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+@pytest.fixture
+def run_dag(airflow_db: str) -> Callable[..., Any]:
+    """``run_dag(dag, **kwargs)``: write ``dag`` to the metadata DB, then return ``dag.test(**kwargs)``.
+
+    Airflow 3.3's ``dag.test()`` only runs DAGs it finds serialized in a bundle; a DAG defined inside a
+    test is in none, so it is synced into the ``dags-folder`` bundle first.
+    """
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    def run(dag: Any, **kwargs: Any) -> Any:
+        DagBundlesManager().sync_bundles_to_db()
+        bag = DagBag(dag_folder=os.devnull, collect_dags=False)
+        bag.bag_dag(dag)
+        sync_bag_to_db(bag, "dags-folder", None)
+        return dag.test(**kwargs)
+
+    return run

@@ -1,0 +1,411 @@
+"""End to end: real DAG runs (``dag.test()``) create S3 Batch Operations tagging jobs on the local
+stand-in (moto's S3 plus the S3 Control job emulator) and wait for them, synchronously and deferred."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from airflow.sdk import DAG, task
+
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
+from airflow_s3_batch_tagging.operators.s3_batch_operations import (
+    S3BatchDeleteObjectTaggingOperator,
+    S3BatchPutObjectTaggingOperator,
+)
+from airflow_s3_batch_tagging.sensors.s3_batch_operations import S3BatchJobSensor
+from airflow_s3_batch_tagging.triggers.s3_batch_operations import S3BatchJobTrigger
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("aws_default_conn")]
+
+KEYS = ["data/plain.csv", "data/with space.csv", "data/ünï,cødé+%.csv", "data/deep/a=1/b.csv"]
+RESULTS: dict[str, Any] = {}
+
+
+def _tags(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
+    extra = {"VersionId": version_id} if version_id else {}
+    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key, **extra)["TagSet"]}
+
+
+def _jobs(local_aws: Any, description: str) -> list[Any]:
+    return [job for job in local_aws.jobs.list() if job.request.get("Description") == description]
+
+
+def _dag(name: str) -> DAG:
+    return DAG(f"{name}_{uuid.uuid4().hex[:8]}", schedule=None, default_args={"retries": 0})
+
+
+@task
+def collect(result: dict[str, Any], name: str) -> None:
+    RESULTS[name] = result
+
+
+@pytest.fixture
+def s3(local_aws: Any) -> Any:
+    return local_aws.client("s3")
+
+
+@pytest.fixture
+def paced(local_aws: Any) -> Iterator[Any]:
+    """Jobs pause 0.3 s between status steps, so a test can act while one runs."""
+    local_aws.job_step_delay = 0.3
+    yield local_aws
+    local_aws.job_step_delay = 0.0
+
+
+def _put_objects(s3: Any, bucket: str) -> None:
+    for key in KEYS:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x", Tagging="old=1")
+
+
+def _task_state(run: Any, task_id: str) -> str:
+    return str(run.get_task_instance(task_id).state)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+def test_upstream_keys_are_retagged_by_a_job_and_the_result_is_in_xcom(
+    run_dag: Callable[..., Any], local_aws: Any, s3: Any, s3_bucket: str, deferrable: bool
+) -> None:
+    _put_objects(s3, s3_bucket)
+    description = f"e2e retag {uuid.uuid4()}"
+    with _dag("batch_retag") as dag:
+
+        @task
+        def list_keys() -> list[str]:
+            return list(KEYS)
+
+        retag = S3BatchPutObjectTaggingOperator(
+            task_id="retag",
+            objects=list_keys(),
+            bucket=s3_bucket,
+            tags={"tier": "cold", "dag": "{{ dag.dag_id }}"},
+            role_arn=local_aws.role_arn,
+            manifest_location=f"s3://{s3_bucket}/batch/manifests/",
+            description=description,
+            report_scope="AllTasks",
+            deferrable=deferrable,
+            waiter_delay=0,
+        )
+        collect(retag.output, description)
+
+    run = run_dag(dag)
+    assert run.state == "success"
+    for key in KEYS:
+        assert _tags(s3, s3_bucket, key) == {"tier": "cold", "dag": dag.dag_id}
+    (job,) = _jobs(local_aws, description)
+    result = RESULTS[description]
+    assert result["job_id"] == job.job_id
+    assert result["status"] == "Complete"
+    assert (result["tasks_total"], result["tasks_succeeded"], result["tasks_failed"]) == (4, 4, 0)
+    assert result["report_location"] == f"s3://{s3_bucket}/batch/manifests/reports/job-{job.job_id}/"
+    assert result["report_summary"]["failures_by_code"] == {}
+    manifest_arn = job.request["Manifest"]["Location"]["ObjectArn"]
+    assert manifest_arn.startswith(f"arn:aws:s3:::{s3_bucket}/batch/manifests/{dag.dag_id}/retag/manifest-")
+    link = run.get_task_instance("retag").xcom_pull(task_ids="retag", key="s3_batch_job")
+    assert link == {"region_name": "us-east-1", "aws_domain": "aws.amazon.com", "job_id": job.job_id}
+
+
+def test_versioned_objects_only_the_listed_versions_are_tagged(
+    run_dag: Callable[..., Any], local_aws: Any, s3: Any, versioned_s3_bucket: str
+) -> None:
+    bucket = versioned_s3_bucket
+    old = s3.put_object(Bucket=bucket, Key="v/obj.txt", Body=b"1")["VersionId"]
+    new = s3.put_object(Bucket=bucket, Key="v/obj.txt", Body=b"2")["VersionId"]
+    description = f"e2e versions {uuid.uuid4()}"
+    with _dag("batch_versions") as dag:
+
+        @task
+        def old_versions() -> list[dict[str, str]]:
+            return [{"bucket": bucket, "key": "v/obj.txt", "version_id": old}]
+
+        S3BatchPutObjectTaggingOperator(
+            task_id="retag",
+            objects=old_versions(),
+            tags={"archived": "yes"},
+            role_arn=local_aws.role_arn,
+            manifest_location=f"s3://{bucket}/m/",
+            description=description,
+            waiter_delay=0,
+        )
+
+    assert run_dag(dag).state == "success"
+    assert _tags(s3, bucket, "v/obj.txt", old) == {"archived": "yes"}
+    assert _tags(s3, bucket, "v/obj.txt", new) == {}
+    (job,) = _jobs(local_aws, description)
+    assert job.request["Manifest"]["Spec"]["Fields"] == ["Bucket", "Key", "VersionId"]
+
+
+class _CrashAfterCreateJob(S3BatchPutObjectTaggingOperator):
+    """Loses its worker right after CreateJob on the first try (a retry must not make a second job)."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        self._first_try = context["ti"].try_number == 1
+        return super().execute(context)
+
+    def _after_confirmation(self, job_id: str) -> dict[str, Any]:
+        if self._first_try:
+            time.sleep(1.2)  # the retry starts more than the operator's one-second clock slack later
+            raise RuntimeError("worker lost after CreateJob")
+        return super()._after_confirmation(job_id)
+
+
+def test_a_retried_task_reattaches_to_the_job_its_first_try_created(
+    run_dag: Callable[..., Any], local_aws: Any, s3: Any, s3_bucket: str
+) -> None:
+    _put_objects(s3, s3_bucket)
+    description = f"e2e retry {uuid.uuid4()}"
+    with _dag("batch_retry") as dag:
+        retag = _CrashAfterCreateJob(
+            task_id="retag",
+            objects=[f"s3://{s3_bucket}/{key}" for key in KEYS],
+            tags={"tier": "warm"},
+            role_arn=local_aws.role_arn,
+            manifest_location=f"s3://{s3_bucket}/m/",
+            description=description,
+            waiter_delay=0,
+            retries=1,
+            retry_delay=timedelta(0),
+        )
+        collect(retag.output, description)
+
+    run = run_dag(dag)
+    assert run.state == "success"
+    assert run.get_task_instance("retag").try_number == 2
+    jobs = _jobs(local_aws, description)
+    assert len(jobs) == 1
+    assert RESULTS[description]["job_id"] == jobs[0].job_id
+    assert RESULTS[description]["tasks_succeeded"] == 4
+    manifests = s3.list_object_versions(Bucket=s3_bucket, Prefix="m/")
+    assert len([v for v in manifests.get("Versions", []) if v["Key"].endswith(".csv")]) == 1
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+def test_a_suspended_job_is_confirmed_by_the_operator(
+    run_dag: Callable[..., Any], local_aws: Any, s3: Any, s3_bucket: str, deferrable: bool
+) -> None:
+    _put_objects(s3, s3_bucket)
+    description = f"e2e confirm {uuid.uuid4()}"
+    with _dag("batch_confirm") as dag:
+        S3BatchPutObjectTaggingOperator(
+            task_id="retag",
+            objects=[f"s3://{s3_bucket}/{key}" for key in KEYS],
+            tags={"tier": "confirmed"},
+            role_arn=local_aws.role_arn,
+            manifest_location=f"s3://{s3_bucket}/m/",
+            description=description,
+            confirmation_required=True,
+            deferrable=deferrable,
+            waiter_delay=0,
+        )
+
+    assert run_dag(dag).state == "success"
+    (job,) = _jobs(local_aws, description)
+    assert job.confirmed
+    assert job.status == "Complete"
+    assert job.suspended_cause is not None
+    assert _tags(s3, s3_bucket, KEYS[0]) == {"tier": "confirmed"}
+
+
+def test_failed_tasks_over_the_tolerance_fail_the_task_with_the_codes(
+    run_dag: Callable[..., Any],
+    local_aws: Any,
+    s3: Any,
+    s3_bucket: str,
+    aws_faults: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _put_objects(s3, s3_bucket)
+    aws_faults.failing_keys = {KEYS[1]}
+    description = f"e2e tolerance {uuid.uuid4()}"
+    with _dag("batch_tolerance") as dag:
+        objects = [f"s3://{s3_bucket}/{key}" for key in KEYS]
+        common: dict[str, Any] = {
+            "objects": objects,
+            "tags": {"tier": "cold"},
+            "role_arn": local_aws.role_arn,
+            "manifest_location": f"s3://{s3_bucket}/m/",
+            "waiter_delay": 0,
+        }
+        S3BatchPutObjectTaggingOperator(task_id="strict", description=f"{description} strict", **common)
+        tolerant = S3BatchPutObjectTaggingOperator(
+            task_id="tolerant", description=f"{description} tolerant", max_failed_tasks=1, **common
+        )
+        collect(tolerant.output, description)
+
+    run = run_dag(dag)
+    output = capsys.readouterr().out
+    assert _task_state(run, "strict") == "failed"
+    assert _task_state(run, "tolerant") == "success"
+    assert "is Complete but 1 of 4 tasks failed" in output
+    assert "failures by error code: AccessDenied x1" in output
+    summary = RESULTS[description]["report_summary"]
+    assert summary["failures_by_code"] == {"AccessDenied": 1}
+    assert [(f["key"], f["error_code"]) for f in summary["first_failures"]] == [(KEYS[1], "AccessDenied")]
+    aws_faults.clear()
+    assert _tags(s3, s3_bucket, KEYS[0]) == {"tier": "cold"}
+    assert _tags(s3, s3_bucket, KEYS[1]) == {"old": "1"}
+
+
+def _while_a_job_runs(
+    local_aws: Any, description: str, status: str, action: Callable[[Any], None]
+) -> threading.Thread:
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            jobs = _jobs(local_aws, description)
+            if jobs and jobs[0].status == status:
+                action(jobs[0])
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_an_etag_mismatch_fails_the_task_with_aws_reason(
+    run_dag: Callable[..., Any], paced: Any, s3: Any, s3_bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _put_objects(s3, s3_bucket)
+    s3.put_object(Bucket=s3_bucket, Key="lists/today.csv", Body=f"{s3_bucket},data/plain.csv\n".encode())
+    description = f"e2e etag {uuid.uuid4()}"
+    # The manifest changes after CreateJob took its ETag and before the job reads it.
+    changer = _while_a_job_runs(
+        paced,
+        description,
+        "New",
+        lambda job: s3.put_object(Bucket=s3_bucket, Key="lists/today.csv", Body=b"changed,x\n"),
+    )
+    with _dag("batch_etag") as dag:
+        S3BatchPutObjectTaggingOperator(
+            task_id="retag",
+            manifest=f"s3://{s3_bucket}/lists/today.csv",
+            tags={"tier": "cold"},
+            role_arn=paced.role_arn,
+            report_location=f"s3://{s3_bucket}/reports/",
+            description=description,
+            waiter_delay=0,
+        )
+
+    run = run_dag(dag)
+    changer.join(5)
+    assert _task_state(run, "retag") == "failed"
+    (job,) = _jobs(paced, description)
+    reason = job.failure_reasons[0]
+    assert job.status == "Failed"
+    assert f"ended Failed: {reason['FailureCode']}: {reason['FailureReason']}" in capsys.readouterr().out
+    assert "ETag" in reason["FailureReason"]
+
+
+def test_a_job_cancelled_while_the_operator_waits_fails_the_task(
+    run_dag: Callable[..., Any], paced: Any, s3: Any, s3_bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _put_objects(s3, s3_bucket)
+    description = f"e2e cancel {uuid.uuid4()}"
+    control = paced.client("s3control")
+    canceller = _while_a_job_runs(
+        paced,
+        description,
+        "Active",
+        lambda job: control.update_job_status(
+            AccountId=paced.account_id,
+            JobId=job.job_id,
+            RequestedJobStatus="Cancelled",
+            StatusUpdateReason="stopped by the test",
+        ),
+    )
+    with _dag("batch_cancel") as dag:
+        S3BatchPutObjectTaggingOperator(
+            task_id="retag",
+            objects=[f"s3://{s3_bucket}/{key}" for key in KEYS],
+            tags={"tier": "cold"},
+            role_arn=paced.role_arn,
+            manifest_location=f"s3://{s3_bucket}/m/",
+            description=description,
+            deferrable=True,
+            waiter_delay=0,
+        )
+
+    run = run_dag(dag)
+    canceller.join(5)
+    assert _task_state(run, "retag") == "failed"
+    assert _jobs(paced, description)[0].status == "Cancelled"
+    assert "ended Cancelled" in capsys.readouterr().out
+
+
+def test_on_kill_and_the_trigger_cancel_a_running_job(paced: Any, s3: Any, s3_bucket: str) -> None:
+    _put_objects(s3, s3_bucket)
+    description = f"e2e kill {uuid.uuid4()}"
+    operator = S3BatchPutObjectTaggingOperator(
+        task_id="retag",
+        objects=[f"s3://{s3_bucket}/{key}" for key in KEYS],
+        tags={"tier": "cold"},
+        role_arn=paced.role_arn,
+        manifest_location=f"s3://{s3_bucket}/m/",
+        description=description,
+        wait_for_completion=False,
+    )
+
+    class _TI:
+        dag_id, task_id, run_id, map_index, try_number = "kill_dag", "retag", "manual__kill", -1, 1
+        start_date = None
+
+        def xcom_push(self, key: str, value: Any) -> None:
+            pass
+
+    result = operator.execute({"ti": _TI()})
+    operator.on_kill()
+    job = paced.jobs.wait_for(result["job_id"], "Cancelled")
+    assert job.status_update_reason == "Airflow task was killed"
+
+    trigger_job = S3BatchOperationsHook(account_id=paced.account_id).create_tagging_job(
+        mode="delete",
+        tags=None,
+        role_arn=paced.role_arn,
+        client_request_token=f"kill-{uuid.uuid4().hex}",
+        report={"Enabled": False},
+        manifest=job.request["Manifest"],
+    )
+    asyncio.run(
+        S3BatchJobTrigger(job_id=trigger_job, account_id=paced.account_id, cancel_on_kill=True).on_kill()
+    )
+    assert paced.jobs.wait_for(trigger_job, "Cancelled").status == "Cancelled"
+
+
+def test_manifest_generator_delete_job_then_sensor_waits_for_it(
+    run_dag: Callable[..., Any], local_aws: Any, s3: Any, s3_bucket: str
+) -> None:
+    _put_objects(s3, s3_bucket)
+    s3.put_object(Bucket=s3_bucket, Key="keep/me.txt", Body=b"x", Tagging="old=1")
+    description = f"e2e generator {uuid.uuid4()}"
+    with _dag("batch_generator") as dag:
+        start = S3BatchDeleteObjectTaggingOperator(
+            task_id="untag",
+            manifest_generator={
+                "SourceBucket": s3_bucket,
+                "Filter": {"KeyNameConstraint": {"MatchAnyPrefix": ["data/"]}},
+            },
+            role_arn=local_aws.role_arn,
+            report_location=f"s3://{s3_bucket}/reports/",
+            description=description,
+            wait_for_completion=False,
+        )
+        start >> S3BatchJobSensor(
+            task_id="wait",
+            job_id="{{ ti.xcom_pull(task_ids='untag')['job_id'] }}",
+            deferrable=True,
+            poke_interval=0,
+        )
+
+    assert run_dag(dag).state == "success"
+    for key in KEYS:
+        assert _tags(s3, s3_bucket, key) == {}
+    assert _tags(s3, s3_bucket, "keep/me.txt") == {"old": "1"}
+    (job,) = _jobs(local_aws, description)
+    assert job.status == "Complete"
