@@ -121,8 +121,11 @@ class LocalAWS:
             self.host, self.port, app, threaded=True, request_handler=QuietRequestHandler
         )
         self.port = self._server.server_port
+        server = self._server
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"local-aws-{self.port}", daemon=True
+            target=lambda: server.serve_forever(poll_interval=0.05),
+            name=f"local-aws-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         log.info("LocalAWS serving S3 and S3 Control on %s", self.endpoint_url)

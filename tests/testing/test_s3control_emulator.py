@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 CSV = "S3BatchOperations_CSV_20180820"
 ELEVEN_TAGS = [{"Key": f"k{i}", "Value": "v"} for i in range(11)]
-DUPLICATE_KEYS = [{"Key": "k", "Value": "1"}, {"Key": "k", "Value": ""}]
+DUPLICATES = [{"Key": "k", "Value": "1"}, {"Key": "k", "Value": ""}]
 
 
 def error_of(call: Any, **kwargs: Any) -> tuple[str, int, str]:
@@ -52,7 +52,7 @@ def location(s3: Any, s3_bucket: str, put_manifest: Any) -> dict[str, str]:
         ({"Operation": {"S3PutObjectTagging": {"TagSet": ELEVEN_TAGS}}}, "InvalidRequest", 400, "at most 10"),
         ({"Operation": {"S3PutObjectTagging": {"TagSet": [{"Key": "aws:owner", "Value": "v"}]}}},
          "InvalidRequest", 400, "reserved"),
-        ({"Operation": {"S3PutObjectTagging": {"TagSet": DUPLICATE_KEYS}}}, "InvalidRequest", 400, "more than once"),
+        ({"Operation": {"S3PutObjectTagging": {"TagSet": DUPLICATES}}}, "InvalidRequest", 400, "more than"),
         ({"Operation": {}}, "InvalidRequest", 400, "exactly one operation"),
         ({"Operation": {"LambdaInvoke": {"FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f"}}},
          "NotImplemented", 501, "LambdaInvoke"),
