@@ -15,19 +15,15 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from airflow_s3_batch_tagging.errors import InvalidTagError
 from airflow_s3_batch_tagging.tags import EMPTY_TAGS, TaggingMode, TagSet
@@ -67,7 +63,8 @@ RETRYABLE_ERROR_CODES = frozenset(
         "504",
     }
 )
-_CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, ConnectTimeoutError)
+# Endpoint, proxy, SSL and connect-timeout errors; dropped connections, read timeouts, cut streams.
+_CONNECTION_ERRORS = (BotocoreConnectionError, HTTPClientError)
 
 # Outcome of one object, as a small int so the hot loop stays cheap.
 CHANGED, UNCHANGED, SKIPPED, FAILED = 0, 1, 2, 3
@@ -364,22 +361,28 @@ class TaggingEngine:
         started = time.monotonic()
         last_report = started
         iterator: Iterator[TaggingItem] = iter(items)
+        # Two chunks in flight at most: the next chunk is queued before the previous one is counted,
+        # so the threads never idle at a chunk boundary, and memory stays bounded.
+        pending: deque[Iterable[tuple[int, ObjectRef, Any, int]]] = deque()
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="s3-tagging") as pool:
             while chunk := list(islice(iterator, self.chunk_size)):
                 if self.undo_log is None:
-                    outcomes: Iterable[tuple[int, ObjectRef, Any, int]] = pool.map(self._tag_one, chunk)
+                    pending.append(pool.map(self._tag_one, chunk))
                 else:
                     planned = list(pool.map(self._plan_one, chunk))
                     records = [(ref, detail[3]) for outcome, ref, detail, _ in planned if outcome == CHANGED]
                     if records:
                         # Flushed before any object of this chunk is written.
                         result.undo_log_parts.append(self.undo_log.write_part(records))
-                    outcomes = pool.map(self._write_one, planned)
-                self._count(result, outcomes)
-                now = time.monotonic()
-                if self.progress is not None and now - last_report >= self.progress_interval:
-                    last_report = now
-                    self.progress(result.total, total, result.total / (now - started))
+                    pending.append(pool.map(self._write_one, planned))
+                if len(pending) > 1:
+                    self._count(result, pending.popleft())
+                    now = time.monotonic()
+                    if self.progress is not None and now - last_report >= self.progress_interval:
+                        last_report = now
+                        self.progress(result.total, total, result.total / (now - started))
+            while pending:
+                self._count(result, pending.popleft())
         result.elapsed_seconds = time.monotonic() - started
         if self.progress is not None:
             self.progress(result.total, total, result.objects_per_second)
