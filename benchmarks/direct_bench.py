@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from benchmarks.child import Measurement
@@ -56,12 +56,24 @@ def naive_loop(endpoint_url: str, count: int, prefix: str) -> dict[str, Any]:
     }
 
 
+STATIC_USER_AGENT = "airflow-s3-batch-tagging-bench Boto3 Botocore"
+CLIENT_VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "parameter_validation=False": {"parameter_validation": False},
+    "static user_agent": {"user_agent": STATIC_USER_AGENT},
+    "static user_agent, parameter_validation=False": {
+        "user_agent": STATIC_USER_AGENT,
+        "parameter_validation": False,
+    },
+}
+"""Client settings compared for CPU per call; every one keeps SigV4 signing, the checksum and retries."""
+SUGGESTED_VARIANT = "static user_agent, parameter_validation=False"
+
+
 def _client_variant(endpoint_url: str, variant: str) -> Any:
-    if variant == "default":
-        return make_client(endpoint_url)
-    if variant == "no_param_validation":
-        return make_client(endpoint_url, parameter_validation=False)
-    raise ValueError(f"unknown client variant {variant!r}")
+    if variant not in CLIENT_VARIANTS:
+        raise ValueError(f"unknown client variant {variant!r}; choose from {sorted(CLIENT_VARIANTS)}")
+    return make_client(endpoint_url, **CLIENT_VARIANTS[variant])
 
 
 def botocore_ceiling(endpoint_url: str, count: int, prefix: str, variant: str = "default") -> dict[str, Any]:
@@ -94,9 +106,26 @@ def engine_defaults() -> dict[str, Any]:
     return {"concurrency": direct.DEFAULT_CONCURRENCY, "chunk_size": direct.DEFAULT_CHUNK_SIZE}
 
 
-def engine_client(endpoint_url: str, concurrency: int) -> Any:
-    """The client the direct operator's hook would build, pointed at ``endpoint_url``."""
-    return make_client(endpoint_url, max_pool_connections=max(10, concurrency))
+def hook_client_config(concurrencies: list[int]) -> dict[str, Any]:
+    """The botocore settings ``S3ObjectTaggingHook`` gives its client for each concurrency.
+
+    Imports Airflow, so it runs in its own child process; the figures' children only import boto3.
+    """
+    from airflow_s3_batch_tagging.hooks.s3_object_tagging import S3ObjectTaggingHook
+
+    configs = {}
+    for concurrency in concurrencies:
+        config = S3ObjectTaggingHook(aws_conn_id=None, concurrency=concurrency).tagging_config()
+        configs[str(concurrency)] = {
+            "max_pool_connections": getattr(config, "max_pool_connections", None),
+            "retries": getattr(config, "retries", None),
+        }
+    return {"configs": configs}
+
+
+def engine_client(endpoint_url: str, client_config: dict[str, Any] | None, variant: str = "default") -> Any:
+    """The client the direct operator's hook would build (``client_config``), pointed at ``endpoint_url``."""
+    return make_client(endpoint_url, **(client_config or {}), **CLIENT_VARIANTS[variant])
 
 
 def direct_engine(
@@ -106,6 +135,8 @@ def direct_engine(
     mode: str = "replace",
     concurrency: int | None = None,
     undo_log: bool = False,
+    client_config: dict[str, Any] | None = None,
+    client_variant: str = "default",
 ) -> dict[str, Any]:
     """The direct engine through its public API: ``TaggingEngine(client, ...).run(items)``."""
     from airflow_s3_batch_tagging import direct
@@ -113,7 +144,7 @@ def direct_engine(
     from airflow_s3_batch_tagging.tags import TagSet
 
     threads = concurrency or direct.DEFAULT_CONCURRENCY
-    client = engine_client(endpoint_url, threads)
+    client = engine_client(endpoint_url, client_config, client_variant)
     options: dict[str, Any] = {"tags": TagSet(NEW_TAGS), "mode": mode}
     if concurrency is not None:
         options["concurrency"] = concurrency
@@ -144,13 +175,35 @@ def direct_engine(
     }
 
 
-def direct_planner() -> Callable[[str, int], list[dict[str, Any]]] | None:
-    """The direct path's batch planner over a local manifest file, once it exists; else None."""
-    return None
+def plan_direct(endpoint_url: str, manifest: str, expected: int) -> dict[str, Any]:
+    """The direct path's planner, ``plan_csv_manifest``, over a manifest stored in the fake server."""
+    import json
+
+    from airflow_s3_batch_tagging import planning
+
+    client = make_client(endpoint_url)
+    started = time.perf_counter()
+    descriptors = planning.plan_csv_manifest(client, manifest)
+    seconds = time.perf_counter() - started
+    planned = sum(int(d["count"]) for d in descriptors)
+    if planned != expected:
+        raise AssertionError(f"planned {planned} objects, expected {expected}")
+    return {
+        "keys": expected,
+        "batches": len(descriptors),
+        "batch_size": planning.DEFAULT_BATCH_SIZE,
+        "max_batches": planning.DEFAULT_MAX_BATCHES,
+        "seconds": seconds,
+        "keys_per_second": expected / seconds,
+        "largest_descriptor_bytes": max(len(json.dumps(d, separators=(",", ":"))) for d in descriptors),
+        "all_descriptors_bytes": len(json.dumps(descriptors, separators=(",", ":"))),
+    }
 
 
 MEASUREMENTS: dict[str, Measurement] = {
     "naive_loop": naive_loop,
     "botocore_ceiling": botocore_ceiling,
     "direct_engine": direct_engine,
+    "hook_client_config": hook_client_config,
+    "plan_direct": plan_direct,
 }

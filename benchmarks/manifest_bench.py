@@ -108,28 +108,6 @@ def plan_csv(path: str, expected: int, batch_size: int) -> dict[str, Any]:
     }
 
 
-def plan_direct(path: str, expected: int, batch_size: int) -> dict[str, Any]:
-    """The direct path's planner over a manifest, when it exists (see ``direct_planner``)."""
-    from benchmarks.direct_bench import direct_planner
-
-    planner = direct_planner()
-    if planner is None:
-        return {"skipped": True}
-    started = time.perf_counter()
-    descriptors = planner(path, batch_size)
-    seconds = time.perf_counter() - started
-    largest = max(len(json.dumps(d, separators=(",", ":"))) for d in descriptors)
-    whole = len(json.dumps(descriptors, separators=(",", ":")))
-    return {
-        "keys": expected,
-        "batches": len(descriptors),
-        "seconds": seconds,
-        "keys_per_second": expected / seconds,
-        "largest_descriptor_bytes": largest,
-        "all_descriptors_bytes": whole,
-    }
-
-
 _REPORT_ERRORS = (
     ("AccessDenied", 403, "Access Denied"),
     ("NoSuchKey", 404, "The specified key does not exist."),
@@ -179,6 +157,5 @@ MEASUREMENTS: dict[str, Measurement] = {
     "manifest_write_from_strings": manifest_write_from_strings,
     "manifest_read": manifest_read,
     "plan_csv": plan_csv,
-    "plan_direct": plan_direct,
     "report_parse": report_parse,
 }

@@ -141,9 +141,13 @@ def _direct(results: dict[str, Any]) -> list[str]:
         "replace": f"direct engine, replace, default settings, {_n(sizes.direct_objects)} objects",
         "merge": f"direct engine, merge (get + put) with undo log, {_n(sizes.merge_objects)} objects",
         "slowdown": f"direct engine, replace, 10% SlowDown injected, {_n(sizes.slowdown_objects)} objects",
+        "suggested": "direct engine, replace, default settings but the suggested client settings "
+        f"(static `user_agent`, `parameter_validation=False`), {_n(sizes.suggested_objects)} objects",
     }
     for name, label in labels.items():
-        figure = results[name]
+        figure = results.get(name)
+        if figure is None:
+            continue
         rate = figure.median("objects_per_second")
         lost = int(figure.total("lost"))
         out.append(
@@ -157,9 +161,8 @@ def _direct(results: dict[str, Any]) -> list[str]:
     out += [
         "",
         f"Default settings: {', '.join(f'{k}={v}' for k, v in defaults.items())}; "
-        "the client is a plain boto3 "
-        "client (SigV4, request checksums, botocore's default retries) with "
-        "`max_pool_connections` = concurrency.",
+        "the client is a plain boto3 client (SigV4, request checksums) with the settings "
+        f"`S3ObjectTaggingHook` gives it: `{results.get('client_config')}`.",
         f"The engine reaches {replace.median('objects_per_second') / ceiling_rate:.0%} of the bare-botocore "
         f"ceiling; the rest is thread overhead ({replace.median('cpu_ms_per_object'):.2f} ms CPU per object "
         f"against {ceiling.median('cpu_ms_per_call'):.2f} ms per bare call). "
@@ -262,7 +265,7 @@ def _plan(results: dict[str, Any]) -> list[str]:
     out = [
         "## 5. Planning a manifest into batches",
         "",
-        f"{_n(plan['keys'])} keys, batches of {_n(plan['batch_size'])}. The planner makes one pass over the "
+        f"{_n(plan['keys'])} keys. A planner makes one pass over the "
         "manifest and yields one small descriptor per batch (a byte range of the manifest); a mapped task "
         "receives one descriptor, the planning task's XCom is the list of all of them.",
         "",
@@ -270,7 +273,13 @@ def _plan(results: dict[str, Any]) -> list[str]:
         "(the planning task's XCom) | peak RSS |",
         "|---|---|---|---|---|---|---|",
     ]
-    names = {"csv": "core `plan_csv_manifest_ranges`", "direct": "direct-path planner"}
+    direct = plan.get("direct")
+    names = {"csv": f"core `plan_csv_manifest_ranges`, batches of {_n(plan['batch_size'])}"}
+    if direct is not None:
+        names["direct"] = (
+            f"direct path `planning.plan_csv_manifest` (GetObject from the fake server, batch_size "
+            f"{_n(direct.runs[0]['batch_size'])}, at most {_n(direct.runs[0]['max_batches'])} batches)"
+        )
     for name, label in names.items():
         figure = plan.get(name)
         if figure is None:

@@ -38,13 +38,14 @@ class Sizes:
     runs: int = 3
     direct_objects: int = 20_000
     merge_objects: int = 20_000
-    slowdown_objects: int = 5_000
+    slowdown_objects: int = 3_000
+    suggested_objects: int = 10_000
     naive_objects: int = 500
-    ceiling_calls: int = 3_000
+    ceiling_calls: int = 2_000
     sweep: tuple[int, ...] = (8, 16, 32, 64, 128)
     sweep_objects_per_thread: int = 100
     sweep_min_objects: int = 2_000
-    sweep_max_objects: int = 10_000
+    sweep_max_objects: int = 8_000
     manifest_keys: tuple[int, ...] = (1 * M, 10 * M)
     report_rows: int = 1 * M
     plan_keys: int = 10 * M
@@ -58,6 +59,7 @@ class Sizes:
             direct_objects=2_000,
             merge_objects=2_000,
             slowdown_objects=1_000,
+            suggested_objects=1_000,
             naive_objects=100,
             ceiling_calls=1_000,
             sweep=(8, 32, 128),
@@ -172,7 +174,7 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
 
         print("Bare botocore ceiling (zero latency)", flush=True)
         ceiling = {}
-        for variant in ("default", "no_param_validation"):
+        for variant in direct_bench.CLIENT_VARIANTS:
             params = {"endpoint_url": url, "count": sizes.ceiling_calls, "prefix": "c/", "variant": variant}
             ceiling[variant] = measure("botocore_ceiling", params, runs, fresh(0.0))
         results["ceiling"] = ceiling
@@ -184,30 +186,52 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
         if not engine_available:
             results["direct_skipped"] = "airflow_s3_batch_tagging.direct is not importable yet"
             return
-        results["engine_defaults"] = direct_bench.engine_defaults()
+        defaults = direct_bench.engine_defaults()
+        results["engine_defaults"] = defaults
+        default_threads = int(defaults["concurrency"])
+        configs = run_in_child(
+            "hook_client_config", {"concurrencies": sorted({default_threads, *sizes.sweep})}
+        )["configs"]
+        results["client_config"] = configs[str(default_threads)]
         new = direct_bench.NEW_TAGS
+
+        def engine(count: int, prefix: str, threads: int | None = None, **options: Any) -> dict[str, Any]:
+            config = configs[str(threads or default_threads)]
+            params = {"endpoint_url": url, "count": count, "prefix": prefix, "client_config": config}
+            if threads is not None:
+                params["concurrency"] = threads
+            return {**params, **options}
+
         print("Direct engine, replace, default settings (20 ms)", flush=True)
         count = sizes.direct_objects
-        params = {"endpoint_url": url, "count": count, "prefix": "d/"}
-        results["replace"] = measure("direct_engine", params, runs, fresh(0.020), check("d/", count, new))
+        results["replace"] = measure(
+            "direct_engine", engine(count, "d/"), runs, fresh(0.020), check("d/", count, new)
+        )
 
         print("Direct engine, merge with undo log (20 ms)", flush=True)
         count = sizes.merge_objects
-        params = {"endpoint_url": url, "count": count, "prefix": "m/", "mode": "merge", "undo_log": True}
-        both = {**direct_bench.OLD_TAGS, **new}
         results["merge"] = measure(
             "direct_engine",
-            params,
+            engine(count, "m/", mode="merge", undo_log=True),
             runs,
             fresh(0.020, seed_prefix="m/", count=count),
-            check("m/", count, both),
+            check("m/", count, {**direct_bench.OLD_TAGS, **new}),
         )
 
         print("Direct engine, replace under 10% SlowDown (20 ms)", flush=True)
         count = sizes.slowdown_objects
-        params = {"endpoint_url": url, "count": count, "prefix": "s/"}
         results["slowdown"] = measure(
-            "direct_engine", params, runs, fresh(0.020, 0.10), check("s/", count, new)
+            "direct_engine", engine(count, "s/"), runs, fresh(0.020, 0.10), check("s/", count, new)
+        )
+
+        print("Direct engine, replace, suggested client settings (20 ms)", flush=True)
+        count = sizes.suggested_objects
+        results["suggested"] = measure(
+            "direct_engine",
+            engine(count, "g/", client_variant=direct_bench.SUGGESTED_VARIANT),
+            runs,
+            fresh(0.020),
+            check("g/", count, new),
         )
 
         print("Concurrency sweep (20 ms)", flush=True)
@@ -217,8 +241,9 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
                 max(threads * sizes.sweep_objects_per_thread, sizes.sweep_min_objects),
                 sizes.sweep_max_objects,
             )
-            params = {"endpoint_url": url, "count": count, "prefix": "w/", "concurrency": threads}
-            sweep[threads] = measure("direct_engine", params, runs, fresh(0.020), check("w/", count, new))
+            sweep[threads] = measure(
+                "direct_engine", engine(count, "w/", threads), runs, fresh(0.020), check("w/", count, new)
+            )
         results["sweep"] = sweep
 
 
@@ -248,13 +273,23 @@ def bench_plan(sizes: Sizes, results: dict[str, Any], workdir: str) -> None:
         run_in_child("manifest_write", {"count": keys, "path": path})
     print(f"Planning a {keys:,}-key manifest into batches of {sizes.plan_batch_size:,}", flush=True)
     params = {"path": path, "expected": keys, "batch_size": sizes.plan_batch_size}
-    results["plan"] = {
-        "keys": keys,
-        "batch_size": sizes.plan_batch_size,
-        "csv": measure("plan_csv", params, sizes.runs),
-    }
-    if direct_bench.direct_planner() is not None:
-        results["plan"]["direct"] = measure("plan_direct", params, sizes.runs)
+    plan: dict[str, Any] = {"keys": keys, "batch_size": sizes.plan_batch_size}
+    plan["csv"] = measure("plan_csv", params, sizes.runs)
+    results["plan"] = plan
+    if importlib.util.find_spec("airflow_s3_batch_tagging.planning") is None:
+        return
+    print(f"Direct-path planner over the {keys:,}-key manifest stored in the fake S3 server", flush=True)
+    with FakeS3Process(latency=0.0) as server:
+        key = f"manifests/{keys}.csv"
+        client = direct_bench.make_client(server.endpoint_url)
+        with open(path, "rb") as body:
+            client.put_object(Bucket=direct_bench.BUCKET, Key=key, Body=body)
+        params = {
+            "endpoint_url": server.endpoint_url,
+            "manifest": f"s3://{direct_bench.BUCKET}/{key}",
+            "expected": keys,
+        }
+        plan["direct"] = measure("plan_direct", params, sizes.runs)
 
 
 def bench_report(sizes: Sizes, results: dict[str, Any], workdir: str) -> None:
@@ -319,6 +354,8 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {"machine": machine(), "sizes": sizes, "quick": args.quick}
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="s3bt-bench-") as workdir:
+        # The hook's settings are read in a child that imports Airflow: keep its files out of ~/airflow.
+        os.environ.setdefault("AIRFLOW_HOME", os.path.join(workdir, "airflow-home"))
         if "server" in sections:
             bench_server(sizes, results)
         if "direct" in sections:
