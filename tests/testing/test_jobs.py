@@ -333,16 +333,22 @@ def test_cancelling_a_suspended_job_runs_no_task(
 
 
 def test_more_than_half_failed_after_a_thousand_tasks_fails_the_job(
-    s3control: Any, s3_bucket: str, put_manifest: Any, job_request: Any, wait_job: Any
+    s3: Any, s3control: Any, s3_bucket: str, put_manifest: Any, job_request: Any, wait_job: Any
 ) -> None:
     location = put_manifest(s3_bucket, [f"{s3_bucket},missing-{i}" for i in range(1100)])
 
-    job = wait_job(s3control.create_job(**job_request(location))["JobId"], timeout=60)
+    job_id = s3control.create_job(**job_request(location, report_bucket=s3_bucket, scope="FailedTasksOnly"))[
+        "JobId"
+    ]
+    job = wait_job(job_id, timeout=60)
 
     assert job["Status"] == "Failed"
     assert job["FailureReasons"][0]["FailureCode"] == "TaskFailureThresholdExceeded"
     failed = job["ProgressSummary"]["NumberOfTasksFailed"]
     assert 1000 <= failed < 1100  # stopped once the threshold was crossed, before the end
+    _, rows = read_report(s3, s3_bucket, job_id)  # a failed job still reports the tasks that ran
+    assert len(rows["failed"]) == failed
+    assert {row[4] for row in rows["failed"]} == {"NoSuchKey"}
 
 
 def test_delete_object_tagging_job_and_empty_tag_set_remove_all_tags(
@@ -517,3 +523,20 @@ def test_failing_keys_fail_their_tasks_and_throttling_is_retried_by_the_job(
     assert all(tags_of(s3, s3_bucket, key) == {"team": "data"} for key in keys if key != "k3")
     assert counters["slowdown"] > 0
     assert counters["failing_key"] >= 1
+
+
+def test_manifest_generator_on_a_versioned_bucket_targets_the_latest_versions(
+    s3: Any, s3control: Any, versioned_s3_bucket: str, job_request: Any, wait_job: Any
+) -> None:
+    bucket = versioned_s3_bucket
+    old = s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"1")["VersionId"]
+    new = s3.put_object(Bucket=bucket, Key="doc.txt", Body=b"2")["VersionId"]
+    generator = {
+        "S3JobManifestGenerator": {"SourceBucket": f"arn:aws:s3:::{bucket}", "EnableManifestOutput": False}
+    }
+
+    job = wait_job(s3control.create_job(**job_request(ManifestGenerator=generator))["JobId"])
+
+    assert job["ProgressSummary"]["TotalNumberOfTasks"] == 1
+    assert tags_of(s3, bucket, "doc.txt", new) == {"team": "data"}
+    assert tags_of(s3, bucket, "doc.txt", old) == {}
