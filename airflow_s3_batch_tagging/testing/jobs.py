@@ -419,7 +419,11 @@ class JobRunner:
                 return
             self._set_status("Completing")
             self._pause()
-            self._write_report()
+            try:
+                self._write_report()
+            except JobFailure as failure:
+                self._finish_failed(failure, write_report=False)
+                return
             self._set_status("Complete", "Job complete")
         except _Cancelled:
             self._finish_cancelled()
@@ -439,12 +443,13 @@ class JobRunner:
             if self.job.cancel_requested:
                 raise _Cancelled
 
-    def _finish_failed(self, failure: JobFailure) -> None:
+    def _finish_failed(self, failure: JobFailure, *, write_report: bool = True) -> None:
         with self.store.condition:
             self.job.failure_reasons.append({"FailureCode": failure.code, "FailureReason": failure.reason})
             self._enter("Failing", failure.reason)
         try:
-            self._write_report()
+            if write_report:
+                self._write_report()
         except JobFailure as report_failure:
             with self.store.condition:
                 self.job.failure_reasons.append(

@@ -540,3 +540,20 @@ def test_manifest_generator_on_a_versioned_bucket_targets_the_latest_versions(
     assert job["ProgressSummary"]["TotalNumberOfTasks"] == 1
     assert tags_of(s3, bucket, "doc.txt", new) == {"team": "data"}
     assert tags_of(s3, bucket, "doc.txt", old) == {}
+
+
+def test_unwritable_report_fails_the_job_after_its_tasks_ran(
+    s3: Any, s3control: Any, s3_bucket: str, put_manifest: Any, job_request: Any, wait_job: Any
+) -> None:
+    s3.put_object(Bucket=s3_bucket, Key="a.txt", Body=b"x")
+    location = put_manifest(s3_bucket, [f"{s3_bucket},a.txt"])
+
+    job = wait_job(
+        s3control.create_job(**job_request(location, report_bucket="no-such-report-bucket"))["JobId"]
+    )
+
+    assert job["Status"] == "Failed"
+    assert job["FailureReasons"][0]["FailureCode"] == "ReportWriteFailed"
+    assert "no-such-report-bucket" in job["FailureReasons"][0]["FailureReason"]
+    assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 1
+    assert tags_of(s3, s3_bucket, "a.txt") == {"team": "data"}
