@@ -432,7 +432,8 @@ class S3BatchOperationsHook(AwsBaseHook):
         try:
             head = self.s3_client.head_object(Bucket=bucket, Key=key)
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            # Without s3:ListBucket, S3 answers 403 for a missing key: then just write it.
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "403"):
                 return None
             raise
         if head.get("Metadata", {}).get(_CHECKSUM_METADATA) == checksum:

@@ -366,6 +366,16 @@ def test_upload_manifest_again_reuses_the_identical_object(hook: S3BatchOperatio
     assert changed["Location"]["ETag"] != first["Location"]["ETag"]
 
 
+def test_upload_manifest_writes_when_head_object_is_forbidden(hook: S3BatchOperationsHook) -> None:
+    with Stubber(hook.s3_client) as s3_stub:
+        s3_stub.add_client_error("head_object", "403", "Forbidden", 403)
+        s3_stub.add_response("put_object", {"ETag": '"0123abc"'})
+        manifest, count = hook.upload_manifest([ObjectRef("data", "k")], "manifests", "m.csv")
+        s3_stub.assert_no_pending_responses()
+    assert count == 1
+    assert manifest["Location"]["ETag"] == "0123abc"
+
+
 def test_upload_manifest_of_no_objects_fails_before_writing(hook: S3BatchOperationsHook, bucket: str) -> None:
     with pytest.raises(ManifestError, match="object list is empty"):
         hook.upload_manifest([], bucket, "m.csv")
