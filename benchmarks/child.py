@@ -12,6 +12,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,53 @@ def _registry() -> dict[str, Measurement]:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def busy_cores(seconds: float = 0.5) -> float:
+    """How many cores were busy (any process) over ``seconds``, from ``/proc/stat``; 0 when unknown."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields), idle
+
+    try:
+        total_before, idle_before = sample()
+        time.sleep(seconds)
+        total_after, idle_after = sample()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = total_after - total_before
+    busy = total - (idle_after - idle_before)
+    return (os.cpu_count() or 1) * busy / total if total > 0 else 0.0
+
+
+class QuietWaiter:
+    """Before each run, wait (within a budget) until the machine is quiet; record the load found.
+
+    Other processes on a shared machine steal CPU from the measured client and the fake server;
+    the CPU-time figures barely change, throughput does.
+    """
+
+    def __init__(self, *, threshold: float = 0.5, max_wait: float = 10.0, budget: float = 120.0) -> None:
+        self.threshold = threshold
+        self.max_wait = max_wait
+        self.budget = budget
+        self.waited = 0.0
+        self.samples: list[float] = []
+
+    def wait(self) -> float:
+        started = time.monotonic()
+        busy = busy_cores()
+        while busy > self.threshold and time.monotonic() - started < min(self.max_wait, self.budget):
+            time.sleep(1.5)
+            busy = busy_cores()
+        spent = time.monotonic() - started
+        self.budget = max(0.0, self.budget - spent)
+        self.waited += spent
+        self.samples.append(busy)
+        return busy
 
 
 def run_in_child(name: str, params: dict[str, Any], *, timeout: float = 900) -> dict[str, Any]:

@@ -289,8 +289,17 @@ async def serve(host: str, port: int, state: FakeS3State) -> None:
     )
     bound = server.sockets[0].getsockname()[1]
     print(f"LISTENING {bound}", flush=True)
+    parent = os.getppid()
     async with server:
-        await server.serve_forever()
+        serving = asyncio.ensure_future(server.serve_forever())
+        while not serving.done():
+            # Exit with the benchmark that started us, even when it was killed.
+            if os.getppid() != parent:
+                serving.cancel()
+                break
+            await asyncio.wait([serving], timeout=1.0)
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
 
 
 def _event_loop_name() -> str:

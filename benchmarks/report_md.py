@@ -19,6 +19,10 @@ def _rate(figure: Any, key: str) -> str:
     return f"{_n(figure.median(key))} ({_n(low)}-{_n(high)})"
 
 
+def _load(values: tuple[float, ...]) -> str:
+    return ", ".join(f"{value:.2f}" for value in values)
+
+
 def _met(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
 
@@ -37,7 +41,20 @@ def render(results: dict[str, Any]) -> str:
         out += ["", "**Quick mode**: sizes scaled down about 10x; the figures are indicative only."]
     out += ["", "## Machine", "", "| | |", "|---|---|"]
     out += [f"| {name} | {value} |" for name, value in results["machine"].items()]
-    out += [f"| whole run | {results['elapsed_seconds']:.0f} s |", ""]
+    out.append(f"| whole run | {results['elapsed_seconds']:.0f} s |")
+    if "load_before" in results:
+        before, after = results["load_before"], results["load_after"]
+        out.append(f"| load average (1, 5, 15 min) before / after | {_load(before)} / {_load(after)} |")
+    quiet = results.get("quiet")
+    if quiet and quiet["samples"]:
+        samples = sorted(quiet["samples"])
+        noisy = sum(1 for value in samples if value > quiet["threshold"])
+        out.append(
+            f"| other load just before each run (busy cores) | median {samples[len(samples) // 2]:.2f}, "
+            f"max {samples[-1]:.2f}; {noisy} of {len(samples)} runs started above {quiet['threshold']} "
+            f"(waited {quiet['waited_seconds']:.0f} s in all for quiet) |"
+        )
+    out.append("")
     out += _targets(results)
     out += _server(results)
     out += _direct(results)
@@ -297,13 +314,11 @@ def _notes(results: dict[str, Any]) -> list[str]:
     ceiling = results.get("ceiling")
     if ceiling:
         default = ceiling["default"].median("cpu_ms_per_call")
-        lines = [f"- bare botocore, default client: {default:.3f} ms CPU per call"]
+        lines = [f"- default client: {default:.3f} ms CPU per call"]
         for variant, figure in ceiling.items():
             if variant != "default":
                 cpu = figure.median("cpu_ms_per_call")
-                lines.append(
-                    f"- {variant.replace('_', ' ')}: {cpu:.3f} ms ({(cpu - default) / default:+.0%})"
-                )
+                lines.append(f"- `{variant}`: {cpu:.3f} ms ({(cpu - default) / default:+.0%})")
         out += [
             "CPU per `put_object_tagging` call, bare botocore at 0 ms, by client setting (all keep SigV4 "
             "signing, the request checksum and retries):",

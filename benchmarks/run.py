@@ -17,6 +17,7 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+import signal
 import statistics
 import sys
 import tempfile
@@ -26,10 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks import direct_bench, manifest_bench
-from benchmarks.child import run_in_child
+from benchmarks.child import QuietWaiter, run_in_child
 from benchmarks.fake_s3 import FakeS3Process, load_test
 
 SECTIONS = ("server", "direct", "manifest", "report", "plan")
+QUIET = QuietWaiter()
 M = 1_000_000
 
 
@@ -103,7 +105,9 @@ def measure(
     for index in range(runs):
         if before is not None:
             before(index)
+        busy = QUIET.wait()
         result = run_in_child(name, params)
+        result["busy_cores_before"] = busy
         if after is not None:
             after(index, result)
         figure.runs.append(result)
@@ -344,7 +348,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument("--output", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
+    # On SIGTERM, unwind: the fake server and the running child are stopped by their context managers.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     sizes = Sizes.quick() if args.quick else Sizes()
+    if args.quick:
+        QUIET.budget = 0.0
     if args.runs:
         sizes.runs = args.runs
     sections = args.only.split(",") if args.only else list(SECTIONS)
@@ -352,6 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     results: dict[str, Any] = {"machine": machine(), "sizes": sizes, "quick": args.quick}
+    results["load_before"] = os.getloadavg()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="s3bt-bench-") as workdir:
         # The hook's settings are read in a child that imports Airflow: keep its files out of ~/airflow.
@@ -367,6 +376,12 @@ def main(argv: list[str] | None = None) -> None:
         if "plan" in sections:
             bench_plan(sizes, results, workdir)
     results["elapsed_seconds"] = time.monotonic() - started
+    results["load_after"] = os.getloadavg()
+    results["quiet"] = {
+        "samples": QUIET.samples,
+        "waited_seconds": QUIET.waited,
+        "threshold": QUIET.threshold,
+    }
     from benchmarks.report_md import render
 
     with open(args.output, "w", encoding="utf-8") as out:
