@@ -206,14 +206,6 @@ def serialize_response(operation: OperationModel, data: Mapping[str, Any]) -> by
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="utf-8")
 
 
-def serialize_shape(shape_name: str, data: Mapping[str, Any]) -> bytes:
-    """Serialize ``data`` as the model's ``shape_name`` (used by tests and for request bodies)."""
-    shape = service_model().shape_for(shape_name)
-    root = ElementTree.Element(shape_name, {"xmlns": XML_NAMESPACE})
-    _fill_structure(root, data, shape)  # type: ignore[arg-type]
-    return ElementTree.tostring(root, encoding="utf-8")
-
-
 def new_request_id() -> str:
     return uuid.uuid4().hex[:16].upper()
 
