@@ -33,8 +33,9 @@ test: lint typecheck
 demo: $(STAMP)
 	$(PY) -m dags_examples.demo
 
+# Writes BENCHMARKS.md (about 10 minutes on 2 cores); `make bench BENCH_ARGS=--quick` scales sizes down.
 bench: $(STAMP)
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
