@@ -1,0 +1,261 @@
+"""The example DAGs: every file imports into a DagBag, and each DAG runs end to end (``dag.test()``)
+against the local stand-in, leaving the tags on S3 that its docstring promises."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "dags_examples"
+DAG_IDS = {
+    "example_s3_batch_tagging_from_upstream",
+    "example_s3_direct_tagging_mapped",
+    "example_s3_scheduled_retagging",
+    "example_s3_backfill_retagging",
+    "example_s3_backfill_restore",
+    "example_s3_batch_job_sensor",
+}
+
+
+def _dagbag() -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(EXAMPLES))
+
+
+def test_every_example_dag_imports_without_errors() -> None:
+    bag = _dagbag()
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == DAG_IDS
+
+
+def test_the_demo_runner_is_not_parsed_as_a_dag_file() -> None:
+    files = {Path(dag.fileloc).name for dag in _dagbag().dags.values()}
+    assert all(name.startswith("example_") for name in files), files
+
+
+def test_example_dags_document_how_to_point_them_at_real_aws() -> None:
+    for dag in _dagbag().dags.values():
+        assert dag.doc_md, dag.dag_id
+        assert "Pointing it at real AWS" in dag.doc_md, dag.dag_id
+        assert "only the connection" in dag.doc_md, dag.dag_id
+
+
+def test_schedules_match_their_use() -> None:
+    dags = _dagbag().dags
+    assert dags["example_s3_scheduled_retagging"].schedule == "@daily"
+    assert dags["example_s3_backfill_retagging"].schedule == "@daily"
+    assert dags["example_s3_backfill_retagging"].catchup is False
+    for dag_id in ("example_s3_batch_tagging_from_upstream", "example_s3_batch_job_sensor"):
+        assert dags[dag_id].schedule is None
+
+
+# -- end to end on the local stand-in ----------------------------------------------------------------
+
+
+def _tags(s3: Any, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:
+    extra = {"VersionId": version_id} if version_id else {}
+    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key, **extra)["TagSet"]}
+
+
+def _put(s3: Any, bucket: str, key: str, tags: dict[str, str] | None = None) -> str | None:
+    tagging = "&".join(f"{k}={v}" for k, v in (tags or {}).items())
+    response = s3.put_object(Bucket=bucket, Key=key, Body=b"x", Tagging=tagging)
+    return response.get("VersionId")
+
+
+@pytest.fixture
+def examples(local_aws: Any, aws_default_conn: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The example DAGs, configured through Variables and environment variables as a user would,
+    pointing at a fresh versioned data bucket and a fresh ops bucket."""
+    data = local_aws.create_bucket(versioned=True)
+    ops = local_aws.create_bucket()
+    monkeypatch.setenv("AIRFLOW_VAR_S3_TAGGING_DATA_BUCKET", data)
+    monkeypatch.setenv("AIRFLOW_VAR_S3_TAGGING_OPS_BUCKET", ops)
+    monkeypatch.setenv("AIRFLOW_VAR_S3_TAGGING_ROLE_ARN", local_aws.role_arn)
+    monkeypatch.setenv("S3_TAGGING_EXAMPLE_POLL_SECONDS", "0")
+    monkeypatch.setenv("S3_TAGGING_EXAMPLE_BATCH_SIZE", "10")
+    bag = _dagbag()
+    assert bag.import_errors == {}
+    return {"dags": bag.dags, "data": data, "ops": ops, "s3": local_aws.client("s3")}
+
+
+def _return_value(run: Any, task_id: str) -> Any:
+    (ti,) = [ti for ti in run.get_task_instances() if ti.task_id == task_id]
+    assert ti.state == "success", (task_id, ti.state)
+    return ti.xcom_pull(task_ids=task_id)
+
+
+@pytest.mark.e2e
+def test_batch_job_from_upstream_listing_replaces_the_tags(
+    run_dag: Callable[..., Any], examples: dict[str, Any], local_aws: Any
+) -> None:
+    s3, data = examples["s3"], examples["data"]
+    keys = [f"exports/part-{i:03d}.parquet" for i in range(12)]
+    for key in keys:
+        _put(s3, data, key, {"tier": "hot", "owner": "etl"})
+    old_version = _put(s3, data, keys[0], {"tier": "hot"})  # the latest version of keys[0]
+    _put(s3, data, "exports/_SUCCESS")  # not a .parquet: not listed by the upstream task
+
+    run = run_dag(examples["dags"]["example_s3_batch_tagging_from_upstream"], logical_date=_date(3, 1))
+
+    assert run.state == "success"
+    for key in keys:
+        assert _tags(s3, data, key) == {"tier": "cold", "retagged_on": "2026-03-01"}
+    assert _tags(s3, data, "exports/_SUCCESS") == {}
+    versions = s3.list_object_versions(Bucket=data, Prefix=keys[0])["Versions"]
+    older = [v["VersionId"] for v in versions if v["VersionId"] != old_version]
+    assert [_tags(s3, data, keys[0], v) for v in older] == [{"tier": "hot", "owner": "etl"}]
+    summary = _return_value(run, "summarize_job")
+    assert summary["status"] == "Complete"
+    assert (summary["tasks_total"], summary["tasks_succeeded"], summary["tasks_failed"]) == (12, 12, 0)
+    assert local_aws.jobs.get(summary["job_id"]).status == "Complete"
+
+
+def _date(month: int, day: int) -> datetime:
+    return datetime(2026, month, day, tzinfo=UTC)
+
+
+@pytest.mark.e2e
+def test_direct_mapped_tagging_merges_into_existing_tags_and_aggregates(
+    run_dag: Callable[..., Any], examples: dict[str, Any]
+) -> None:
+    s3, data, ops = examples["s3"], examples["data"], examples["ops"]
+    keys = [f"datasets/{i:03d}.csv" for i in range(25)]
+    for i, key in enumerate(keys):
+        _put(s3, data, key, {"owner": f"team-{i % 2}", "classification": "public"} if i % 5 else None)
+    _put(s3, data, "other/untouched.csv", {"owner": "x"})
+
+    run = run_dag(
+        examples["dags"]["example_s3_direct_tagging_mapped"],
+        logical_date=_date(3, 2),
+        run_conf={"classification": "confidential"},
+    )
+
+    assert run.state == "success"
+    for i, key in enumerate(keys):
+        expected = {"classification": "confidential", "reviewed_on": "2026-03-02"}
+        if i % 5:
+            expected["owner"] = f"team-{i % 2}"
+        assert _tags(s3, data, key) == expected
+    assert _tags(s3, data, "other/untouched.csv") == {"owner": "x"}
+    summary = _return_value(run, "aggregate_results")
+    assert summary["batches"] == 3  # 25 objects in batches of 10
+    assert (summary["total"], summary["changed"], summary["failed"]) == (25, 25, 0)
+    assert all(
+        uri.startswith(f"s3://{ops}/undo/example_s3_direct_tagging_mapped/") for uri in summary["undo_logs"]
+    )
+
+
+@pytest.mark.e2e
+def test_scheduled_retagging_tags_only_its_interval_with_dates_from_the_logical_date(
+    run_dag: Callable[..., Any], examples: dict[str, Any]
+) -> None:
+    s3, data = examples["s3"], examples["data"]
+    for day in ("2026-03-04", "2026-03-05"):
+        for i in range(4):
+            _put(s3, data, f"events/dt={day}/{i}.json", {"source": "app"})
+    dag = examples["dags"]["example_s3_scheduled_retagging"]
+
+    run = run_dag(dag, logical_date=_date(3, 5))
+
+    assert run.state == "success"
+    for i in range(4):
+        assert _tags(s3, data, f"events/dt=2026-03-05/{i}.json") == {
+            "source": "app",
+            "ingest_date": "2026-03-05",
+            "expires_after": "2026-06-03",
+            "retention": "90d",
+        }
+        assert _tags(s3, data, f"events/dt=2026-03-04/{i}.json") == {"source": "app"}
+    assert _return_value(run, "interval_summary")["changed"] == 4
+    # An interval without objects: nothing to tag, still a success.
+    empty = run_dag(dag, logical_date=_date(3, 9))
+    assert empty.state == "success"
+    assert _return_value(empty, "interval_summary")["total"] == 0
+
+
+@pytest.mark.e2e
+def test_backfill_is_idempotent_per_interval_and_the_undo_log_restores(
+    run_dag: Callable[..., Any], examples: dict[str, Any]
+) -> None:
+    s3, data, ops = examples["s3"], examples["data"], examples["ops"]
+    before = {}
+    for day in ("2026-01-01", "2026-01-02"):
+        for i in range(3):
+            key = f"events/dt={day}/{i}.json"
+            before[key] = {"source": "app"} if i else {}
+            _put(s3, data, key, before[key] or None)
+    dags = examples["dags"]
+    backfill = dags["example_s3_backfill_retagging"]
+
+    first = [run_dag(backfill, logical_date=_date(1, day)) for day in (1, 2)]
+    assert [run.state for run in first] == ["success", "success"]
+    for key, old in before.items():
+        day = key.split("dt=")[1][:10]
+        assert _tags(s3, data, key) == {**old, "retention_class": "archive", "backfilled_for": day}
+    assert _return_value(first[0], "backfill_summary")["changed"] == 3
+
+    again = run_dag(backfill, logical_date=_date(1, 1))  # the same interval once more
+    assert again.state == "success"
+    summary = _return_value(again, "backfill_summary")
+    assert (summary["total"], summary["changed"], summary["skipped"]) == (3, 0, 3)
+
+    restore = run_dag(dags["example_s3_backfill_restore"], logical_date=_date(1, 3))
+    assert restore.state == "success"
+    for key, old in before.items():
+        assert _tags(s3, data, key) == old
+    listed = s3.list_objects_v2(Bucket=ops, Prefix="undo/example_s3_backfill_retagging/")["Contents"]
+    assert len(listed) >= 2
+
+
+@pytest.mark.e2e
+def test_sensor_waits_for_a_job_created_outside_the_dag(
+    run_dag: Callable[..., Any], examples: dict[str, Any], local_aws: Any
+) -> None:
+    s3, data = examples["s3"], examples["data"]
+    for i in range(5):
+        _put(s3, data, f"archive/{i}.bin", {"old": "1"})
+    local_aws.job_step_delay = 0.2  # the job is still running when the sensor starts
+    try:
+        job_id = local_aws.client("s3control").create_job(
+            AccountId=local_aws.account_id,
+            ConfirmationRequired=False,
+            Operation={"S3PutObjectTagging": {"TagSet": [{"Key": "legal_hold", "Value": "true"}]}},
+            Report={"Enabled": False},
+            ClientRequestToken=uuid.uuid4().hex,
+            Priority=10,
+            RoleArn=local_aws.role_arn,
+            ManifestGenerator={
+                "S3JobManifestGenerator": {
+                    "SourceBucket": f"arn:aws:s3:::{data}",
+                    "EnableManifestOutput": False,
+                    "Filter": {"KeyNameConstraint": {"MatchAnyPrefix": ["archive/"]}},
+                }
+            },
+        )["JobId"]
+        assert local_aws.jobs.get(job_id).status != "Complete"
+        run = run_dag(
+            examples["dags"]["example_s3_batch_job_sensor"],
+            logical_date=_date(3, 7),
+            run_conf={"job_id": job_id},
+        )
+    finally:
+        local_aws.job_step_delay = 0.0
+
+    assert run.state == "success"
+    summary = _return_value(run, "job_summary")
+    assert summary == {
+        "job_id": job_id,
+        "status": "Complete",
+        "tasks_total": 5,
+        "tasks_succeeded": 5,
+        "tasks_failed": 0,
+    }
+    for i in range(5):
+        assert _tags(s3, data, f"archive/{i}.bin") == {"legal_hold": "true"}
