@@ -221,7 +221,7 @@ def test_failed_tasks_over_the_tolerance_fail_the_task_with_the_codes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _put_objects(s3, s3_bucket)
-    aws_faults.failing_keys = {KEYS[1]}
+    aws_faults.failing_keys = {KEYS[1]}  # a space: URL-encoded in the report
     description = f"e2e tolerance {uuid.uuid4()}"
     with _dag("batch_tolerance") as dag:
         objects = [f"s3://{s3_bucket}/{key}" for key in KEYS]
