@@ -135,7 +135,16 @@ class Job:
     cancel_requested: bool = False
     confirmed: bool = False
     results: list[TaskResult] = field(default_factory=list)
+    history: list[str] = field(default_factory=lambda: ["New"])
     report_manifest_key: str | None = None
+
+    def set_status(self, status: str, reason: str | None = None) -> None:
+        """Record a status change (store lock held)."""
+        self.status = status
+        if self.history[-1] != status:
+            self.history.append(status)
+        if reason:
+            self.status_update_reason = reason
 
     @property
     def confirmation_required(self) -> bool:
@@ -366,9 +375,7 @@ class JobRunner:
         elif status != "Active" and job.active_since is not None:
             job.active_seconds += time.monotonic() - job.active_since
             job.active_since = None
-        job.status = status
-        if reason:
-            job.status_update_reason = reason
+        job.set_status(status, reason)
         if status in TERMINAL_STATUSES:
             job.termination_date = utcnow()
         log.debug("Emulated job %s is now %s", job.job_id, status)

@@ -261,8 +261,7 @@ class S3ControlEmulator:
                         f"Job {job.job_id} is {job.status}; only a Suspended job can be moved to Ready.",
                     )
                 job.confirmed = True
-                job.status = "Ready"
-                job.status_update_reason = reason or "Job confirmed"
+                job.set_status("Ready", reason or "Job confirmed")
             elif requested == "Cancelled":
                 if job.status != "Cancelling":
                     if job.status not in CANCELLABLE_STATUSES:
@@ -271,8 +270,7 @@ class S3ControlEmulator:
                             f"Job {job.job_id} is {job.status} and can no longer be cancelled.",
                         )
                     job.cancel_requested = True
-                    job.status = "Cancelling"
-                    job.status_update_reason = reason or "Cancellation requested"
+                    job.set_status("Cancelling", reason or "Cancellation requested")
             else:
                 raise invalid(f"Invalid RequestedJobStatus {requested!r}: choose Ready or Cancelled.")
             self.store.condition.notify_all()

@@ -237,7 +237,11 @@ def test_paced_job_shows_every_status_and_moving_progress(
             break
         time.sleep(0.03)
 
-    assert statuses == ["New", "Preparing", "Ready", "Active", "Completing", "Complete"]
+    expected = ["New", "Preparing", "Ready", "Active", "Completing", "Complete"]
+    assert paced.jobs[job_id].history == expected
+    assert statuses[-1] == "Complete"
+    assert [status for status in expected if status in statuses] == statuses  # seen in order
+    assert {"New", "Preparing", "Active"} <= set(statuses)
     assert any(0 < done < 60 for done in progress), progress
     assert progress == sorted(progress)
     assert job["ProgressSummary"]["NumberOfTasksSucceeded"] == 60
@@ -274,6 +278,9 @@ def test_confirmation_required_job_waits_suspended_until_ready(
     assert answer["StatusUpdateReason"] == "go"
     assert wait_job(job_id)["Status"] == "Complete"
     assert tags_of(s3, s3_bucket, "a.txt") == {"team": "data"}
+    assert local_aws.jobs[job_id].history == [
+        "New", "Preparing", "Suspended", "Ready", "Active", "Completing", "Complete"
+    ]  # fmt: skip
 
 
 def test_cancelling_an_active_job_stops_it_and_reports_the_tasks_that_ran(
@@ -285,6 +292,7 @@ def test_cancelling_an_active_job_stops_it_and_reports_the_tasks_that_ran(
     job_request: Any,
     wait_job: Any,
 ) -> None:
+    paced.job_step_delay = 0.3  # six chunks: about two seconds of Active to cancel in
     keys = [f"obj-{i:02d}" for i in range(60)]
     for key in keys:
         s3.put_object(Bucket=s3_bucket, Key=key, Body=b"x")
@@ -299,6 +307,7 @@ def test_cancelling_an_active_job_stops_it_and_reports_the_tasks_that_ran(
     job = wait_job(job_id)
 
     assert job["Status"] == "Cancelled"
+    assert paced.jobs[job_id].history[-3:] == ["Active", "Cancelling", "Cancelled"]
     assert job["StatusUpdateReason"] == "stop"
     assert "TerminationDate" in job
     done = job["ProgressSummary"]["NumberOfTasksSucceeded"]
