@@ -166,9 +166,13 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         job_tags_to_boto(self.job_tags)
         validate_report_scope(self.report_scope)
         validate_failure_tolerance(self.max_failed_tasks, self.max_failure_ratio)
-        if isinstance(self.first_failures, bool) or not isinstance(self.first_failures, int):
+        if (
+            isinstance(self.first_failures, bool)
+            or not isinstance(self.first_failures, int)
+            or self.first_failures < 0
+        ):
             raise S3TaggingInputError(
-                f"Invalid first_failures {self.first_failures!r}: it must be an integer."
+                f"Invalid first_failures {self.first_failures!r}: it must be an integer >= 0."
             )
         manifest_location = None
         if self.manifest_location is not None:

@@ -121,6 +121,7 @@ def _attach(op: Any, hook: mock.MagicMock) -> None:
         ({"max_failure_ratio": 2}, "Invalid max_failure_ratio 2"),
         ({"description": "x" * 300}, "Invalid description"),
         ({"job_tags": {"": "x"}}, "Invalid job tag"),
+        ({"first_failures": -1}, "Invalid first_failures -1"),
         (
             {"objects": None, "manifest_generator": {"Filter": {}}, "manifest_location": None},
             "it needs SourceBucket",
