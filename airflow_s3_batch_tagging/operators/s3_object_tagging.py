@@ -75,7 +75,7 @@ class _TaggingOperatorMixin:
 
     def _finish(self, result: TaggingResult) -> dict[str, Any]:
         self.log.info(
-            "%s %s objects in %.1f s: changed=%s unchanged=%s skipped=%s failed=%s retries=%s%s.",
+            "%s %s objects in %.1f s: changed=%s unchanged=%s skipped=%s failed=%s retries=%s; undo log: %s.",
             "Checked (dry run)" if result.dry_run else "Tagged",
             result.total,
             result.elapsed_seconds,
@@ -84,7 +84,7 @@ class _TaggingOperatorMixin:
             result.skipped,
             result.failed,
             result.retries,
-            f"; undo log at {result.undo_log}" if result.undo_log else "",
+            result.undo_log or "none",
         )
         if result.failed:
             self.log.warning("Failures by error code: %s", result.failures_by_code)
@@ -210,8 +210,15 @@ class S3PutObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Object
         if mode is TaggingMode.REMOVE and not isinstance(self.tags, Mapping):
             if isinstance(self.tags, str | bytes):
                 raise InvalidTagError(f"Invalid tags {self.tags!r}: expected a list of tag keys to remove.")
-            return TagSet.keys_only(self.tags, context="mode 'remove'")
-        return TagSet.parse(self.tags, context="the task's tags")
+            tags = TagSet.keys_only(self.tags, context="mode 'remove'")
+        else:
+            tags = TagSet.parse(self.tags, context="the task's tags")
+        if not tags:
+            raise InvalidTagError(
+                f"Invalid tags {self.tags!r}: mode {mode.value!r} needs at least one tag "
+                "(to remove every tag, use mode 'delete')."
+            )
+        return tags
 
     def _items(self, mode: TaggingMode) -> list[TaggingItem]:
         objects = self.objects
@@ -268,13 +275,13 @@ class S3PutObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Object
             )
             undo_writer = UndoLogWriter(self.hook.conn, location)
         self.log.info(
-            "%s %s objects: mode=%s, concurrency=%s, skip_unchanged=%s%s.",
+            "%s %s objects: mode=%s, concurrency=%s, skip_unchanged=%s, undo log: %s.",
             "Checking (dry run)" if dry_run else "Tagging",
             len(items),
             mode.value,
             self.concurrency,
             skip_unchanged,
-            f", undo log at {undo_writer.uri}" if undo_writer else "",
+            undo_writer.uri if undo_writer else "none",
         )
         result = self.hook.tag_objects(
             items,

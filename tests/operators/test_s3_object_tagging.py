@@ -134,6 +134,9 @@ def _bad_inputs() -> list[Any]:
             {"tags": {f"k{i}": "v" for i in range(11)}}, InvalidTagError, "at most 10", id="11-tags"
         ),
         pytest.param({"tags": None, "mode": "merge"}, InvalidTagError, "needs tags", id="mode-needs-tags"),
+        pytest.param({"tags": {}}, InvalidTagError, "needs at least one tag", id="empty-tags"),
+        pytest.param({"tags": [], "mode": "remove"}, InvalidTagError, "needs at least one", id="no-keys"),
+        pytest.param({"tags": "tier"}, InvalidTagError, "got the string", id="string-tags"),
         pytest.param({"mode": "upsert"}, InvalidTagError, "'upsert'", id="bad-mode"),
         pytest.param({"mode": "delete"}, InvalidTagError, "Conflicting parameters", id="delete-with-tags"),
         pytest.param(
