@@ -286,7 +286,8 @@ class FaultInjectionMiddleware:
         if latency > 0:
             self.faults._count("latency")
             time.sleep(latency)
-        path = environ.get("PATH_INFO", "")
+        # PEP 3333: PATH_INFO holds the URL-decoded bytes as latin-1; keys are UTF-8.
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
         bucket, _, key = path.lstrip("/").partition("/")
         query = environ.get("QUERY_STRING", "")
         is_tagging = any(part.split("=", 1)[0] == "tagging" for part in query.split("&"))

@@ -156,6 +156,20 @@ class TestAgainstTheStandIn:
         assert elapsed >= 0.2
         assert aws_faults.counters["latency"] == 2
 
+    def test_failing_keys_match_non_ascii_and_spaced_keys(
+        self, s3_once: Any, s3_bucket: str, aws_faults: Faults
+    ) -> None:
+        for key in ("données/ü file.txt", "open ü.txt"):
+            s3_once.put_object(Bucket=s3_bucket, Key=key, Body=b"x")
+        aws_faults.configure(failing_keys={"données/ü file.txt"}, failing_key_error="NoSuchKey")
+
+        with pytest.raises(ClientError) as missing:
+            s3_once.get_object_tagging(Bucket=s3_bucket, Key="données/ü file.txt")
+        s3_once.get_object_tagging(Bucket=s3_bucket, Key="open ü.txt")
+
+        assert missing.value.response["Error"]["Code"] == "NoSuchKey"
+        assert aws_faults.counters["failing_key"] == 1
+
     def test_s3_control_requests_are_never_faulted(
         self, local_aws: LocalAWS, s3control: Any, aws_faults: Faults
     ) -> None:
