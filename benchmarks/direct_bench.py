@@ -97,6 +97,58 @@ def botocore_ceiling(endpoint_url: str, count: int, prefix: str, variant: str = 
     }
 
 
+def aiobotocore_concurrent(
+    endpoint_url: str,
+    count: int,
+    prefix: str,
+    concurrency: int,
+    client_config: dict[str, Any] | None = None,
+    variant: str = "default",
+) -> dict[str, Any]:
+    """Not the product: ``concurrency`` asyncio workers sharing one aiobotocore client (uvloop), each
+    awaiting ``put_object_tagging`` in turn. Shows what the same botocore pipeline costs without threads.
+    """
+    import asyncio
+
+    import uvloop
+    from aiobotocore.session import get_session
+    from botocore.config import Config
+
+    settings = {**(client_config or {}), **CLIENT_VARIANTS[variant]}
+    config = Config(**settings)
+    tagging = _boto_tags(NEW_TAGS)
+
+    async def main() -> tuple[float, float]:
+        session = get_session()
+        async with session.create_client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            config=config,
+        ) as client:
+            await client.put_object_tagging(Bucket=BUCKET, Key=f"{prefix}warmup", Tagging=tagging)
+            indexes = iter(range(count))
+
+            async def worker() -> None:
+                for index in indexes:
+                    await client.put_object_tagging(Bucket=BUCKET, Key=f"{prefix}{index}", Tagging=tagging)
+
+            cpu, started = cpu_seconds(), time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return time.perf_counter() - started, cpu_seconds() - cpu
+
+    seconds, cpu = uvloop.run(main())
+    return {
+        "objects": count,
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "objects_per_second": count / seconds,
+        "cpu_ms_per_object": cpu / count * 1000,
+    }
+
+
 def engine_defaults() -> dict[str, Any]:
     """The direct engine's default settings, or an empty dict when it is not importable yet."""
     try:
@@ -204,6 +256,7 @@ MEASUREMENTS: dict[str, Measurement] = {
     "naive_loop": naive_loop,
     "botocore_ceiling": botocore_ceiling,
     "direct_engine": direct_engine,
+    "aiobotocore_concurrent": aiobotocore_concurrent,
     "hook_client_config": hook_client_config,
     "plan_direct": plan_direct,
 }

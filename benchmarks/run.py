@@ -41,7 +41,7 @@ class Sizes:
     direct_objects: int = 20_000
     merge_objects: int = 20_000
     slowdown_objects: int = 3_000
-    suggested_objects: int = 10_000
+    suggested_objects: int = 6_000
     naive_objects: int = 500
     ceiling_calls: int = 2_000
     sweep: tuple[int, ...] = (8, 16, 32, 64, 128)
@@ -237,6 +237,17 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
             fresh(0.020),
             check("g/", count, new),
         )
+
+        print("Not the product: aiobotocore, asyncio workers at the default concurrency (20 ms)", flush=True)
+        count = sizes.suggested_objects
+        asyncio_figures = {}
+        for variant in ("default", direct_bench.SUGGESTED_VARIANT):
+            params = {"endpoint_url": url, "count": count, "prefix": "a/", "concurrency": default_threads,
+                      "client_config": configs[str(default_threads)], "variant": variant}  # fmt: skip
+            asyncio_figures[variant] = measure(
+                "aiobotocore_concurrent", params, runs, fresh(0.020), check("a/", count, new)
+            )
+        results["aiobotocore"] = asyncio_figures
 
         print("Concurrency sweep (20 ms)", flush=True)
         sweep = {}
