@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import platform
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import boto3
+import botocore
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
 
+from airflow_s3_batch_tagging import __version__
 from airflow_s3_batch_tagging.direct import DEFAULT_CONCURRENCY, TaggingEngine, TaggingItem, TaggingResult
 
 if TYPE_CHECKING:
@@ -16,6 +20,10 @@ if TYPE_CHECKING:
     from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
     from airflow_s3_batch_tagging.undo import UndoRecord
 
+STATIC_USER_AGENT = (
+    f"Boto3/{boto3.__version__} Botocore/{botocore.__version__} Python/{platform.python_version()} "
+    f"airflow-s3-batch-tagging/{__version__}"
+)
 DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_RETRY_MODE = "standard"
 RETRY_MODES = ("standard", "adaptive", "legacy")
@@ -63,10 +71,20 @@ class S3ObjectTaggingHook(AwsBaseHook):
                 f"Invalid retry_mode {self.retry_mode!r}: choose one of {', '.join(RETRY_MODES)}."
             )
         base = self.config
+        supplied: dict[str, Any] = getattr(base, "_user_provided_options", {})
         # The undo log writer and reads of batch references use the client too.
-        pool = max(self.concurrency + 2, getattr(base, "max_pool_connections", None) or 0)
+        pool = max(self.concurrency + 2, supplied.get("max_pool_connections") or 0)
         retries: Any = {"mode": self.retry_mode, "total_max_attempts": self.max_attempts}
-        return base.merge(Config(max_pool_connections=pool, retries=retries))
+        settings: dict[str, Any] = {"max_pool_connections": pool, "retries": retries}
+        # CPU per request is what limits one process; unless the connection says otherwise, skip
+        # what costs CPU on every call and adds nothing here: botocore's parameter validation (the
+        # core has validated buckets, keys, version ids and tags) and the per-request build of the
+        # structured User-Agent (a static one; Airflow's user_agent_extra is still appended).
+        if "parameter_validation" not in supplied:
+            settings["parameter_validation"] = False
+        if "user_agent" not in supplied:
+            settings["user_agent"] = STATIC_USER_AGENT
+        return base.merge(Config(**settings))
 
     @cached_property
     def conn(self) -> Any:

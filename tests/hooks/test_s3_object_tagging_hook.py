@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from airflow_s3_batch_tagging.hooks.s3_object_tagging import S3ObjectTaggingHook
+from airflow_s3_batch_tagging.hooks.s3_object_tagging import STATIC_USER_AGENT, S3ObjectTaggingHook
 from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
 from airflow_s3_batch_tagging.tags import TagSet
 from airflow_s3_batch_tagging.undo import UndoLogWriter
@@ -29,7 +29,21 @@ def test_client_pool_and_retries_fit_the_concurrency_and_keep_the_connection_con
     assert client.meta.config.max_pool_connections >= 50
     assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 6}
     assert client.meta.config.connect_timeout == 7
+    assert type(client._serializer).__name__ != "ParamValidationDecorator"
+    assert client.meta.config.user_agent.startswith(STATIC_USER_AGENT)
+    assert "Airflow/" in client.meta.config.user_agent  # the Amazon hook's user_agent_extra is kept
     assert hook.conn is client
+
+
+def test_the_connection_can_keep_parameter_validation_and_its_user_agent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    extra = {"config_kwargs": {"parameter_validation": True, "user_agent": "mine/1.0"}}
+    monkeypatch.setenv("AIRFLOW_CONN_TAGGING_AWS", json.dumps({"conn_type": "aws", "extra": extra}))
+    config: Any = S3ObjectTaggingHook(aws_conn_id="tagging_aws", concurrency=5).tagging_config()
+    assert config.parameter_validation is True
+    assert config.user_agent == "mine/1.0"
+    assert config.max_pool_connections == 7
 
 
 @pytest.mark.parametrize(
