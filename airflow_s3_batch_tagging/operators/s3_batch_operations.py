@@ -294,6 +294,8 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                 job_tags=self.job_tags,
                 **job,
             )
+            # Known at once, so a kill (on_kill) from here on cancels this job rather than none.
+            self._job_id = job_id
             described = self.hook.describe_job(job_id)
             created: datetime | None = described.get("CreationTime")
             earlier = try_started is not None and created is not None and created < try_started
