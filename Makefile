@@ -30,8 +30,9 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(VENV)/bin/pytest
 
+# `make demo DEMO_ARGS=--keep` keeps the logs and the temporary AIRFLOW_HOME.
 demo: $(STAMP)
-	$(PY) -m dags_examples.demo
+	$(PY) -m dags_examples.demo $(DEMO_ARGS)
 
 # Writes BENCHMARKS.md (about 10 minutes on 2 cores); `make bench BENCH_ARGS=--quick` scales sizes down.
 bench: $(STAMP)

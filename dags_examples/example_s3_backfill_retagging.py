@@ -84,11 +84,12 @@ def example_s3_backfill_retagging() -> None:
         summary: dict[str, Any] = {"interval": ds, "batches": len(results)}
         for name in ("total", "changed", "skipped", "failed"):
             summary[name] = sum(int(result[name]) for result in results)
-        summary["undo_logs"] = [result["undo_log"] for result in results if result.get("undo_log")]
+        summary["undo_logs"] = [result["undo_log"] for result in results if result.get("undo_log_parts")]
         print(f"Backfilled interval {ds}: {summary}")
         return summary
 
-    backfill_summary(tagged.output)
+    results: Any = tagged.output  # the list of every mapped task's result
+    backfill_summary(results)
 
 
 @dag(

@@ -57,10 +57,11 @@ def example_s3_batch_job_sensor() -> None:
     )
 
     @task
-    def job_summary(params: dict[str, Any]) -> dict[str, Any]:
-        """The job's result, as the batch operators return it."""
+    def job_summary(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The job's result, as the batch operators return it (``params`` comes from the context)."""
         from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
 
+        assert params is not None
         result = S3BatchOperationsHook(aws_conn_id="aws_default").job_result(params["job_id"])
         summary = {
             "job_id": result["job_id"],

@@ -94,7 +94,8 @@ def example_s3_batch_tagging_from_upstream() -> None:
         print(f"S3 Batch Operations job summary: {summary}")
         return summary
 
-    summarize_job(retag.output)
+    job_result: Any = retag.output
+    summarize_job(job_result)
 
 
 example_s3_batch_tagging_from_upstream()

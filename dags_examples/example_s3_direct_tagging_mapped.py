@@ -84,11 +84,12 @@ def example_s3_direct_tagging_mapped() -> None:
             for code, count in (result.get("failures_by_code") or {}).items():
                 codes[code] = codes.get(code, 0) + int(count)
         summary["failures_by_code"] = codes
-        summary["undo_logs"] = [result["undo_log"] for result in results if result.get("undo_log")]
+        summary["undo_logs"] = [result["undo_log"] for result in results if result.get("undo_log_parts")]
         print(f"Direct tagging summary: {summary}")
         return summary
 
-    aggregate_results(tagged.output)
+    results: Any = tagged.output  # the list of every mapped task's result
+    aggregate_results(results)
 
 
 example_s3_direct_tagging_mapped()

@@ -80,7 +80,8 @@ def example_s3_scheduled_retagging() -> None:
         print(f"Re-tagged interval {ds}: {summary}")
         return summary
 
-    interval_summary(tagged.output)
+    results: Any = tagged.output  # the list of every mapped task's result
+    interval_summary(results)
 
 
 example_s3_scheduled_retagging()
