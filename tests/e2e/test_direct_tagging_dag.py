@@ -97,10 +97,13 @@ def test_mapped_tagging_over_a_planned_manifest_then_restore(
     assert sum(r["changed"] for r in tag_results) == 45
     assert sum(r["retries"] for r in tag_results) >= 1
 
+    # Restore, mapped the same way: one restore task per tagging task's result (its undo log).
     with DAG(
         "direct_tagging_restore_e2e", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)
     ) as restore_dag:
-        S3RestoreObjectTaggingOperator(task_id="restore", undo_log=undo_log)
-    assert run_dag(restore_dag).state == "success"
+        S3RestoreObjectTaggingOperator.partial(task_id="restore").expand(undo_log=tag_results)
+    restore_run = run_dag(restore_dag)
+    assert restore_run.state == "success"
+    assert len([ti for ti in restore_run.get_task_instances() if ti.task_id == "restore"]) == 5
     for i, key in enumerate(keys):
         assert _tags(s3, s3_bucket, key) == {"owner": f"team-{i % 3}"}
