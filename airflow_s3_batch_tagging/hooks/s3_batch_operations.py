@@ -454,7 +454,14 @@ class S3BatchOperationsHook(AwsBaseHook):
         if not key or key.endswith("/"):
             raise ManifestError(f"Invalid manifest URI {uri!r}: it must name an object, not a prefix.")
         spec_format = resolve_manifest_format(key, manifest_format)
-        head = self.s3_client.head_object(Bucket=bucket, Key=key)
+        try:
+            head = self.s3_client.head_object(Bucket=bucket, Key=key)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise ManifestError(f"The manifest {uri} does not exist (HeadObject answered 404).") from None
+            raise
+        if not head.get("ContentLength"):
+            raise ManifestError(f"The manifest {uri} is empty: a job needs at least one object.")
         location = {"ObjectArn": self._object_arn(bucket, key), "ETag": str(head["ETag"]).strip('"')}
         if spec_format == INVENTORY_MANIFEST_FORMAT:
             return {"Spec": {"Format": spec_format}, "Location": location}
