@@ -35,7 +35,13 @@ from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
     validate_role_arn,
 )
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
-from airflow_s3_batch_tagging.objects import ObjectRef, S3Location, split_s3_uri, validate_bucket_name
+from airflow_s3_batch_tagging.objects import (
+    ObjectRef,
+    S3Location,
+    bucket_name_problem,
+    split_s3_uri,
+    validate_bucket_name,
+)
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, validate_failure_tolerance
 from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
 from airflow_s3_batch_tagging.triggers.s3_batch_operations import (
@@ -508,6 +514,13 @@ def normalize_manifest_generator(generator: Mapping[str, Any] | None) -> dict[st
         source = f"arn:aws:s3:::{bucket}"
     elif not source.startswith("arn:"):
         source = f"arn:aws:s3:::{validate_bucket_name(source)}"
+    else:
+        partition, _, bucket = source.removeprefix("arn:").partition(":s3:::")
+        if not partition or ":" in partition or bucket_name_problem(bucket):
+            raise S3TaggingInputError(
+                f"Invalid manifest_generator SourceBucket {source!r}: a bucket ARN looks like "
+                f"arn:aws:s3:::BUCKET with a valid bucket name ({bucket_name_problem(bucket) or 'bad ARN'})."
+            )
     inner["SourceBucket"] = source
     inner.setdefault("EnableManifestOutput", False)
     return {"S3JobManifestGenerator": inner}
