@@ -500,6 +500,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="s3-tagging-demo-"))
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C must stop the demo even when started from a shell that ignores SIGINT in background jobs.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     code = 1
     demo: Demo | None = None
     try:
@@ -524,6 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nDEMO FAILED: {err}")
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         if demo is not None:
             demo.stop_all()
     elapsed = time.monotonic() - started
