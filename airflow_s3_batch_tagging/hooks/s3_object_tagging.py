@@ -38,6 +38,8 @@ class S3ObjectTaggingHook(AwsBaseHook):
     :param concurrency: threads that will share the client.
     :param max_attempts: attempts per request, the first included (botocore's ``total_max_attempts``).
     :param retry_mode: botocore's retry mode: ``standard`` or ``adaptive`` (client-side rate limiting).
+    :param expected_bucket_owner: account id sent as ``ExpectedBucketOwner`` on every S3 request of the
+        client that accepts it (tags, manifest reads, listings, undo log writes and reads).
 
     Additional arguments (such as ``aws_conn_id``) may be specified and are passed down to the
     underlying AwsBaseHook.
@@ -52,6 +54,7 @@ class S3ObjectTaggingHook(AwsBaseHook):
         concurrency: int = DEFAULT_CONCURRENCY,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         retry_mode: str = DEFAULT_RETRY_MODE,
+        expected_bucket_owner: str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs["client_type"] = "s3"
@@ -59,6 +62,7 @@ class S3ObjectTaggingHook(AwsBaseHook):
         self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.retry_mode = retry_mode
+        self.expected_bucket_owner = expected_bucket_owner
 
     def tagging_config(self) -> Config:
         """The botocore config of the shared client: the connection's, plus pool size and retries."""
@@ -89,7 +93,16 @@ class S3ObjectTaggingHook(AwsBaseHook):
     @cached_property
     def conn(self) -> Any:
         """One boto3 S3 client, safe to share between threads (cached)."""
-        return self.get_client_type(region_name=self.region_name, config=self.tagging_config())
+        client: Any = self.get_client_type(region_name=self.region_name, config=self.tagging_config())
+        if self.expected_bucket_owner:
+            client.meta.events.register("before-parameter-build.s3", self._add_expected_bucket_owner)
+        return client
+
+    def _add_expected_bucket_owner(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
+        """Send ``ExpectedBucketOwner`` on every operation that takes it, unless the call set one."""
+        shape = model.input_shape
+        if shape is not None and "ExpectedBucketOwner" in shape.members:
+            params.setdefault("ExpectedBucketOwner", self.expected_bucket_owner)
 
     def get_conn(self) -> Any:
         return self.conn

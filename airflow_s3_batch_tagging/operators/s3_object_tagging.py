@@ -195,6 +195,7 @@ class S3PutObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Object
             "concurrency": self.concurrency,
             "max_attempts": self.max_attempts,
             "retry_mode": self.retry_mode,
+            "expected_bucket_owner": self.expected_bucket_owner,
         }
 
     def _parse_tags(self, mode: TaggingMode) -> TagSet | None:
@@ -378,6 +379,7 @@ class S3RestoreObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Ob
             "concurrency": self.concurrency,
             "max_attempts": self.max_attempts,
             "retry_mode": self.retry_mode,
+            "expected_bucket_owner": self.expected_bucket_owner,
         }
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -486,6 +488,7 @@ def plan_tagging_batches(
     max_batch_size: int | None = None,
     aws_conn_id: str | None = "aws_default",
     region_name: str | None = None,
+    expected_bucket_owner: str | None = None,
 ) -> list[Any]:
     """TaskFlow task: plan batches of one source (see :func:`plan_batches`) for dynamic task mapping.
 
@@ -493,10 +496,17 @@ def plan_tagging_batches(
 
         batches = plan_tagging_batches(manifest="s3://bucket/manifests/today.csv")
         S3PutObjectTaggingOperator.partial(task_id="tag", tags={"tier": "cold"}).expand(objects=batches)
+
+    ``expected_bucket_owner`` is sent as ``ExpectedBucketOwner`` on the manifest reads and listings.
     """
     client = None
     if objects is None:
-        client = S3ObjectTaggingHook(aws_conn_id=aws_conn_id, region_name=region_name, concurrency=1).conn
+        client = S3ObjectTaggingHook(
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            concurrency=1,
+            expected_bucket_owner=expected_bucket_owner,
+        ).conn
     return plan_batches(
         client,
         objects=objects,
