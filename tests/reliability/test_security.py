@@ -1,0 +1,221 @@
+"""Security: no credentials in logs, XCom or written S3 objects; ``ExpectedBucketOwner`` on every S3
+request of the direct path when it is set."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import botocore.endpoint
+import pytest
+from airflow.sdk import DAG, task
+
+from airflow_s3_batch_tagging.manifest import write_csv_manifest
+from airflow_s3_batch_tagging.objects import ObjectRef
+from airflow_s3_batch_tagging.operators.s3_batch_operations import S3BatchPutObjectTaggingOperator
+from airflow_s3_batch_tagging.operators.s3_object_tagging import (
+    S3PutObjectTaggingOperator,
+    S3RestoreObjectTaggingOperator,
+    plan_tagging_batches,
+)
+
+from .conftest import put_objects, tags_of
+
+pytestmark = pytest.mark.e2e
+
+ACCESS_KEY_ID = "AKIAZQXSECRETKEYID42"
+SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzSECRETzKEY99"
+SESSION_TOKEN = "FwoGZXIvYXdzEJr//////////SECRETSESSIONTOKENzzzzQ1w2e3r4t5y6u7i8o9p0"
+SECRETS = (ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN)
+
+
+@pytest.fixture
+def secret_conn(local_aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An ``aws`` connection to the stand-in whose keys look like real ones (moto accepts any)."""
+    conn = {
+        "conn_type": "aws",
+        "login": ACCESS_KEY_ID,
+        "password": SECRET_ACCESS_KEY,
+        "extra": {**local_aws.connection_extra, "aws_session_token": SESSION_TOKEN},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_SECRET_TEST", json.dumps(conn))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    return "aws_secret_test"
+
+
+def _all_xcom_values(dag_id: str, run_id: str) -> list[str]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(XComModel).where(XComModel.dag_id == dag_id, XComModel.run_id == run_id)
+        ).all()
+        return [f"{row.key}={json.dumps(row.value, default=str)}" for row in rows]
+
+
+def _bodies(s3: Any, bucket: str) -> list[str]:
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return [s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8", "replace") for key in keys]
+
+
+def test_no_credentials_in_logs_xcom_or_written_objects(
+    run_dag: Callable[..., Any],
+    secret_conn: str,
+    local_aws: Any,
+    s3: Any,
+    aws_faults: Any,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    reliability: Any,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="airflow_s3_batch_tagging")
+    caplog.set_level(logging.DEBUG, logger="airflow.task")
+    bucket = local_aws.create_bucket()
+    keys = [f"secure/{i:02d}.csv" for i in range(12)]
+    put_objects(s3, bucket, {key: {"owner": "a"} for key in keys})
+    aws_faults.failing_keys = {f"{bucket}/{keys[0]}"}  # a failure path with warnings in the logs
+    with DAG(
+        f"security_{uuid.uuid4().hex[:8]}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)
+    ) as dag:
+
+        @task
+        def list_keys() -> list[str]:
+            return list(keys)
+
+        listed = list_keys()
+        batches = plan_tagging_batches(objects=listed, batch_size=5, aws_conn_id=secret_conn)
+        tagged = S3PutObjectTaggingOperator.partial(
+            task_id="tag", bucket=bucket, tags={"tier": "cold"}, undo_log=f"s3://{bucket}/undo/",
+            aws_conn_id=secret_conn, max_failed_objects=1,
+        ).expand(objects=batches)  # fmt: skip
+        restore = S3RestoreObjectTaggingOperator(
+            task_id="restore", undo_log=f"s3://{bucket}/undo/", aws_conn_id=secret_conn
+        )
+        strict = S3PutObjectTaggingOperator(
+            task_id="strict", objects=listed, bucket=bucket, tags={"x": "1"}, aws_conn_id=secret_conn
+        )  # fails: the failing key is over the tolerance, and its message is logged
+        batch = S3BatchPutObjectTaggingOperator(
+            task_id="batch", objects=listed, bucket=bucket, tags={"tier": "batch"},
+            role_arn=local_aws.role_arn, manifest_location=f"s3://{bucket}/m/", aws_conn_id=secret_conn,
+            waiter_delay=0, max_failed_tasks=1,
+        )  # fmt: skip
+        tagged >> restore >> strict >> batch
+
+    run = run_dag(dag)
+    aws_faults.clear()
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states["restore"] == "success"
+    assert states["strict"] == "failed"
+    logs = capsys.readouterr().out + "\n".join(record.getMessage() for record in caplog.records)
+    xcoms = _all_xcom_values(dag.dag_id, run.run_id)
+    bodies = _bodies(s3, bucket)
+    assert "Tagged 5 objects" in logs  # the capture did see the task logs
+    assert any(value.startswith("return_value=") for value in xcoms)
+    assert any("undo" in body for body in bodies) or len(bodies) > 12
+    leaks = [secret for secret in SECRETS for text in (logs, *xcoms, *bodies) if secret in text]
+    assert leaks == []
+    reliability.record(
+        name="Security: credentials in logs, XCom and written objects",
+        faults="a connection with a secret-looking access key id, secret key and session token; "
+        "one failing key",
+        faults_injected=1,
+        objects_checked=len(keys),
+        objects_lost=len(leaks),
+        notes=(
+            f"A DAG run (list, plan, mapped direct tagging, restore, a failing task, a batch job) with "
+            f"that connection: {len(logs)} characters of task logs, {len(xcoms)} XCom values and "
+            f"{len(bodies)} objects written to S3 (undo log, manifest, report) were searched for the three "
+            "secrets: none found. 'Objects lost' counts leaks here."
+        ),
+    )
+
+
+class _RequestLog:
+    """Every HTTP request botocore sends in this process (method, URL, headers)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.lock = threading.Lock()
+
+    def s3_requests(self) -> list[tuple[str, str, dict[str, str]]]:
+        return [r for r in self.requests if "/v20180820/" not in r[1] and "sts." not in r[1]]
+
+
+@pytest.fixture
+def request_log(monkeypatch: pytest.MonkeyPatch) -> _RequestLog:
+    log = _RequestLog()
+    send = botocore.endpoint.Endpoint._send
+
+    def recording_send(self: Any, request: Any) -> Any:
+        with log.lock:
+            headers = {
+                k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in request.headers.items()
+            }
+            log.requests.append((request.method, request.url, headers))
+        return send(self, request)
+
+    monkeypatch.setattr(botocore.endpoint.Endpoint, "_send", recording_send)
+    return log
+
+
+@pytest.mark.usefixtures("aws_default_conn")
+def test_expected_bucket_owner_is_sent_on_every_s3_request_of_the_direct_path(
+    local_aws: Any, s3: Any, request_log: _RequestLog, reliability: Any
+) -> None:
+    owner = local_aws.account_id
+    bucket = local_aws.create_bucket()
+    keys = [f"owned/{i:02d}.csv" for i in range(10)]
+    put_objects(s3, bucket, {key: {"owner": "a"} for key in keys})
+    manifest = io.BytesIO()
+    write_csv_manifest((ObjectRef(bucket, key) for key in keys), manifest)
+    s3.put_object(Bucket=bucket, Key="manifest.csv", Body=manifest.getvalue())
+    request_log.requests.clear()
+
+    ti = SimpleNamespace(dag_id="owner", run_id="manual__owner", task_id="tag", map_index=0, try_number=1)
+    batches = plan_tagging_batches.function(  # type: ignore[attr-defined]
+        manifest=f"s3://{bucket}/manifest.csv", batch_size=5, expected_bucket_owner=owner
+    )
+    for index, batch in enumerate(batches):
+        ti.map_index = index
+        S3PutObjectTaggingOperator(
+            task_id="tag", objects=batch, tags={"tier": "cold"}, mode="merge", undo_log=f"s3://{bucket}/undo/",
+            expected_bucket_owner=owner,
+        ).execute({"ti": ti})  # fmt: skip
+    S3RestoreObjectTaggingOperator(
+        task_id="restore", undo_log=f"s3://{bucket}/undo/", expected_bucket_owner=owner
+    ).execute({})
+
+    sent = request_log.s3_requests()
+    operations = {
+        (method, url.split("?", 1)[-1].split("=", 1)[0] if "?" in url else "") for method, url, _ in sent
+    }
+    without = [
+        (method, url) for method, url, headers in sent if headers.get("x-amz-expected-bucket-owner") != owner
+    ]
+    assert len(sent) >= 3 * 10  # reads and writes of tags, manifest ranges, undo parts, listings
+    assert {"GET", "PUT"} <= {method for method, _ in operations}
+    assert without == []
+    assert all(tags_of(s3, bucket, key) == {"owner": "a"} for key in keys)
+    reliability.record(
+        name="Security: ExpectedBucketOwner on every S3 request of the direct path",
+        faults="none (every request botocore sent was recorded)",
+        faults_injected=0,
+        objects_checked=len(keys),
+        objects_lost=len(without),
+        notes=(
+            f"plan_tagging_batches over a CSV manifest, two mapped S3PutObjectTaggingOperator batches "
+            f"(merge, undo log) and S3RestoreObjectTaggingOperator: {len(sent)} S3 requests, "
+            f"{len(without)} without the x-amz-expected-bucket-owner header. 'Objects lost' counts "
+            "requests without it."
+        ),
+    )
