@@ -47,6 +47,14 @@ def _as_bool(value: Any, name: str) -> bool:
     raise S3TaggingInputError(f"Invalid {name} {value!r}: expected True or False.")
 
 
+def _check_expected_bucket_owner(owner: Any) -> None:
+    """An ``ExpectedBucketOwner`` is an account id: 12 digits (checked before any request)."""
+    if owner is not None and not (isinstance(owner, str) and len(owner) == 12 and owner.isdigit()):
+        raise S3TaggingInputError(
+            f"Invalid expected_bucket_owner {owner!r}: it must be an AWS account id of exactly 12 digits."
+        )
+
+
 def _check_tolerance(max_failed_objects: Any, max_failure_ratio: Any) -> None:
     if (
         not isinstance(max_failed_objects, int)
@@ -247,6 +255,7 @@ class S3PutObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Object
         dry_run = _as_bool(self.dry_run, "dry_run")
         skip_unchanged = _as_bool(self.skip_unchanged, "skip_unchanged")
         _check_tolerance(self.max_failed_objects, self.max_failure_ratio)
+        _check_expected_bucket_owner(self.expected_bucket_owner)
         if self.bucket is not None:
             validate_bucket_name(self.bucket)
         if self.undo_log is not None:
@@ -386,6 +395,7 @@ class S3RestoreObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Ob
         dry_run = _as_bool(self.dry_run, "dry_run")
         skip_unchanged = _as_bool(self.skip_unchanged, "skip_unchanged")
         _check_tolerance(self.max_failed_objects, self.max_failure_ratio)
+        _check_expected_bucket_owner(self.expected_bucket_owner)
         locations = [
             S3Location.from_uri(uri, what="undo_log location") for uri in _undo_locations(self.undo_log)
         ]
@@ -500,6 +510,7 @@ def plan_tagging_batches(
     ``expected_bucket_owner`` is sent as ``ExpectedBucketOwner`` on the manifest reads and listings.
     """
     client = None
+    _check_expected_bucket_owner(expected_bucket_owner)
     if objects is None:
         client = S3ObjectTaggingHook(
             aws_conn_id=aws_conn_id,
