@@ -144,6 +144,15 @@ def restore(undo_log: Any) -> Callable[[Stage], Any]:
     return run
 
 
+def restore_with_owner(owner: str) -> Callable[[Stage], Any]:
+    def run(stage: Stage) -> Any:
+        return S3RestoreObjectTaggingOperator(
+            task_id="r", undo_log=f"s3://{stage.bucket}/manifests/undo-bad/", expected_bucket_owner=owner
+        ).execute({"ti": _ti()})
+
+    return run
+
+
 def plan(**kwargs: Any) -> Callable[[Stage], Any]:
     def run(stage: Stage) -> Any:
         resolved = {k: v(stage) if callable(v) else v for k, v in kwargs.items()}
@@ -213,6 +222,8 @@ CASES: list[Any] = [
     pytest.param(batch(role_arn="tagger"), S3TaggingInputError, "Invalid role ARN 'tagger'", id="arn-bare-name"),
     pytest.param(batch(role_arn="arn:aws:iam::123456789012:user/tagger"), S3TaggingInputError, "Invalid role ARN", id="arn-user-not-role"),
     pytest.param(batch(account_id="12345"), S3TaggingInputError, "Invalid AWS account id '12345': it must be exactly 12 digits", id="account-too-short"),
+    pytest.param(direct(expected_bucket_owner="12345"), S3TaggingInputError, "Invalid expected_bucket_owner '12345'", id="account-expected-owner-direct"),
+    pytest.param(restore_with_owner("owner-account"), S3TaggingInputError, "Invalid expected_bucket_owner 'owner-account'", id="account-expected-owner-restore"),
     pytest.param(batch(account_id="abcdefghijkl"), S3TaggingInputError, "Invalid AWS account id 'abcdefghijkl'", id="account-not-digits"),
     pytest.param(batch(objects=None, manifest_generator={"SourceBucket": "arn:aws:s3:::Bad_Bucket"}, report_location=lambda s: f"s3://{s.bucket}/r/"), S3TaggingInputError, "Bad_Bucket", id="arn-generator-source-bad-bucket"),
     # -- report settings and job options -------------------------------------------------------------
