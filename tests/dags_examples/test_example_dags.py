@@ -55,6 +55,15 @@ def test_schedules_match_their_use() -> None:
         assert dags[dag_id].schedule is None
 
 
+def test_the_readme_quick_start_dag_is_the_example_file() -> None:
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    example = (EXAMPLES / "example_s3_direct_tagging_mapped.py").read_text()
+    code = example.split('"""\n\nfrom __future__ import annotations\n\n', 1)[1]
+    assert block == code
+
+
 # -- end to end on the local stand-in ----------------------------------------------------------------
 
 
