@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -33,7 +34,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("aws_default_conn")]
 
 ORIGINAL = {"owner": "team-a", "tier": "hot"}
 OK_KEYS = ["ok/1.csv", "ok/two words.csv"]
-FIGURES: dict[str, int] = {"cases": 0, "objects_checked": 0, "changed": 0}
+FIGURES: dict[str, Any] = {"cases": 0, "objects_checked": 0, "changed": 0, "seconds": 0.0}
 
 # Manifests written while staging (before any snapshot): name -> body.
 MANIFESTS = {
@@ -285,12 +286,14 @@ def _snapshot(stage: Stage, *, all_tags: bool = False) -> tuple[Any, ...]:
 def test_bad_input_fails_clearly_and_writes_nothing(
     stage: Stage, action: Callable[[Stage], Any], error: type[Exception], message: str
 ) -> None:
+    started = time.monotonic()
     before = _snapshot(stage)
     with pytest.raises(error) as raised:
         action(stage)
     assert re.search(message, str(raised.value)), f"{str(raised.value)!r} does not match {message!r}"
     after = _snapshot(stage)
     FIGURES["cases"] += 1
+    FIGURES["seconds"] += time.monotonic() - started
     FIGURES["objects_checked"] += len(before[0])
     FIGURES["changed"] += sum(1 for item in before[0] if item not in after[0]) + abs(
         len(after[0]) - len(before[0])
@@ -311,6 +314,7 @@ def test_bad_input_table_is_large_and_distinct(stage: Stage, reliability: Any) -
         faults_injected=len(CASES),
         objects_checked=FIGURES["objects_checked"],
         objects_lost=FIGURES["changed"],
+        seconds=FIGURES["seconds"],
         notes=(
             "Each input raised an error naming the value and the rule (message asserted). Before and after "
             "each: every object version of the staging bucket (key, version, ETag), the tags of the objects "

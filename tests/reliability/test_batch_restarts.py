@@ -245,6 +245,9 @@ def test_a_task_killed_by_sigterm_then_sigkill_leaves_no_job_running(
     description = f"sigterm {uuid.uuid4()}"
     process = _start_task(paced, bucket, keys, description)
     job = _wait_for_job(paced, description, {"Active"})
+    deadline = time.monotonic() + 30
+    while job.succeeded < 10 and time.monotonic() < deadline:  # killed mid-run, some tasks done
+        time.sleep(0.01)
     process.send_signal(signal.SIGTERM)  # Airflow's task runner calls on_kill() ...
     time.sleep(1.0)
     process.kill()  # ... and the supervisor kills the process after its grace period
@@ -256,6 +259,8 @@ def test_a_task_killed_by_sigterm_then_sigkill_leaves_no_job_running(
     # Cancelled mid-run: each object has either its old tags or the new ones, never anything else.
     wrong = sum(tags_of(s3, bucket, key) not in ({"tier": "glacier"}, {"old": "1"}) for key in keys)
     assert wrong == 0
+    assert 10 <= ended.succeeded < len(keys)
+    assert sum(tags_of(s3, bucket, key) == {"tier": "glacier"} for key in keys) == ended.succeeded
     reliability.record(
         name="Batch task killed (SIGTERM then SIGKILL) with cancel_on_kill",
         faults="SIGTERM to the task's process while its job was Active, SIGKILL 1 s later",
