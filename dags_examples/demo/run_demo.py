@@ -85,6 +85,7 @@ class RunResult:
     seconds: float
     log: Path
     summary: dict[str, Any] | None = None
+    note: str = ""
 
 
 @dataclass
@@ -270,7 +271,9 @@ class Demo:
 
     # -- runs ----------------------------------------------------------------------------------------
 
-    def run_dag(self, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None) -> RunResult:
+    def run_dag(
+        self, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None, note: str = ""
+    ) -> RunResult:
         args = ["dags", "test", dag_id, logical_date]
         if conf is not None:
             args += ["--conf", json.dumps(conf)]
@@ -282,9 +285,9 @@ class Demo:
         except subprocess.TimeoutExpired:
             self.report.problems.append(f"{dag_id} {logical_date} did not finish in {RUN_TIMEOUT_SECONDS} s")
         state, summary = self.read_run(dag_id)
-        result = RunResult(dag_id, logical_date, state, time.monotonic() - started, log, summary)
+        result = RunResult(dag_id, logical_date, state, time.monotonic() - started, log, summary, note)
         self.report.runs.append(result)
-        say(f"{dag_id} {logical_date}: {state} in {result.seconds:.1f} s")
+        say(f"{dag_id} {logical_date}{note}: {state} in {result.seconds:.1f} s")
         if state != "success":
             self.report.problems.append(f"{dag_id} {logical_date} ended {state}; log: {log}")
         return result
@@ -403,7 +406,7 @@ def print_summaries(runs: Sequence[RunResult]) -> None:
         summary = dict(run.summary or {})
         undo = summary.pop("undo_logs", None)
         details = ", ".join(f"{k}={v}" for k, v in summary.items() if k not in ("interval",))
-        print(f"   {run.dag_id} {run.logical_date} [{run.state}, {run.seconds:.0f} s]")
+        print(f"   {run.dag_id} {run.logical_date}{run.note} [{run.state}, {run.seconds:.0f} s]")
         print(f"      {details or '(no summary)'}")
         if undo:
             more = f" (+{len(undo) - 1} more)" if len(undo) > 1 else ""
@@ -460,8 +463,9 @@ def run(demo: Demo, steps: Callable[[int, str], None]) -> None:
     demo.run_dag("example_s3_batch_tagging_from_upstream", "2026-03-01")
     demo.run_dag("example_s3_direct_tagging_mapped", "2026-03-01")
     demo.run_dag("example_s3_scheduled_retagging", "2026-01-03")
-    for day in ("2026-01-01", "2026-01-02", "2026-01-01"):  # the last one re-runs an interval
-        demo.run_dag("example_s3_backfill_retagging", day)
+    demo.run_dag("example_s3_backfill_retagging", "2026-01-01")
+    demo.run_dag("example_s3_backfill_retagging", "2026-01-02")
+    demo.run_dag("example_s3_backfill_retagging", "2026-01-01", note=" (again: must change nothing)")
     job_id = demo.create_external_job()
     say(f"created S3 Batch Operations job {job_id} outside Airflow (tags archive/)")
     demo.run_dag("example_s3_batch_job_sensor", "2026-03-01", conf={"job_id": job_id})
