@@ -42,7 +42,7 @@ def naive_loop(endpoint_url: str, count: int, prefix: str) -> dict[str, Any]:
     """The baseline: a plain sequential loop of ``put_object_tagging`` with a default boto3 client."""
     client = make_client(endpoint_url)
     tagging = _boto_tags(NEW_TAGS)
-    client.put_object_tagging(Bucket=BUCKET, Key=f"{prefix}warmup", Tagging=tagging)
+    client.put_object_tagging(Bucket=BUCKET, Key=f"warmup/{prefix}", Tagging=tagging)
     cpu, started = cpu_seconds(), time.perf_counter()
     for index in range(count):
         client.put_object_tagging(Bucket=BUCKET, Key=f"{prefix}{index}", Tagging=tagging)
@@ -128,7 +128,7 @@ def aiobotocore_concurrent(
             aws_secret_access_key="bench",
             config=config,
         ) as client:
-            await client.put_object_tagging(Bucket=BUCKET, Key=f"{prefix}warmup", Tagging=tagging)
+            await client.put_object_tagging(Bucket=BUCKET, Key=f"warmup/{prefix}", Tagging=tagging)
             indexes = iter(range(count))
 
             async def worker() -> None:

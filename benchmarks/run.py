@@ -31,7 +31,7 @@ from benchmarks.child import QuietWaiter, run_in_child
 from benchmarks.fake_s3 import FakeS3Process, load_test
 
 SECTIONS = ("server", "direct", "manifest", "report", "plan")
-QUIET = QuietWaiter()
+QUIET = QuietWaiter(budget=60.0)
 M = 1_000_000
 
 
@@ -39,9 +39,10 @@ M = 1_000_000
 class Sizes:
     runs: int = 3
     direct_objects: int = 20_000
-    merge_objects: int = 20_000
+    merge_objects: int = 10_000
     slowdown_objects: int = 3_000
     suggested_objects: int = 6_000
+    asyncio_objects: int = 3_000
     naive_objects: int = 500
     ceiling_calls: int = 2_000
     sweep: tuple[int, ...] = (8, 16, 32, 64, 128)
@@ -62,6 +63,7 @@ class Sizes:
             merge_objects=2_000,
             slowdown_objects=1_000,
             suggested_objects=1_000,
+            asyncio_objects=1_000,
             naive_objects=100,
             ceiling_calls=1_000,
             sweep=(8, 32, 128),
@@ -239,7 +241,7 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
         )
 
         print("Not the product: aiobotocore, asyncio workers at the default concurrency (20 ms)", flush=True)
-        count = sizes.suggested_objects
+        count = sizes.asyncio_objects
         asyncio_figures = {}
         for variant in ("default", direct_bench.SUGGESTED_VARIANT):
             params = {"endpoint_url": url, "count": count, "prefix": "a/", "concurrency": default_threads,
