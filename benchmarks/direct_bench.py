@@ -149,6 +149,40 @@ def aiobotocore_concurrent(
     }
 
 
+class _NoNetworkClient:
+    """Answers like boto3 without any request: what is left is the engine's own per-object work."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+
+    def put_object_tagging(self, **kwargs: Any) -> dict[str, Any]:
+        if self.latency:
+            time.sleep(self.latency)
+        return {"ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}
+
+    def get_object_tagging(self, **kwargs: Any) -> dict[str, Any]:
+        return {"TagSet": [], "ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}
+
+
+def engine_overhead(count: int, latency: float) -> dict[str, Any]:
+    """The engine (default settings) over a client that makes no request, answering after ``latency``."""
+    from airflow_s3_batch_tagging import direct
+    from airflow_s3_batch_tagging.objects import ObjectRef
+    from airflow_s3_batch_tagging.tags import TagSet
+
+    items = ((ObjectRef(BUCKET, f"o/{index}"), None) for index in range(count))
+    cpu, started = cpu_seconds(), time.perf_counter()
+    result = direct.TaggingEngine(_NoNetworkClient(latency), tags=TagSet(NEW_TAGS)).run(items)
+    seconds = time.perf_counter() - started
+    assert result.written == count
+    return {
+        "objects": count,
+        "seconds": seconds,
+        "objects_per_second": count / seconds,
+        "cpu_us_per_object": (cpu_seconds() - cpu) / count * 1e6,
+    }
+
+
 def engine_defaults() -> dict[str, Any]:
     """The direct engine's default settings, or an empty dict when it is not importable yet."""
     try:
@@ -256,6 +290,7 @@ MEASUREMENTS: dict[str, Measurement] = {
     "naive_loop": naive_loop,
     "botocore_ceiling": botocore_ceiling,
     "direct_engine": direct_engine,
+    "engine_overhead": engine_overhead,
     "aiobotocore_concurrent": aiobotocore_concurrent,
     "hook_client_config": hook_client_config,
     "plan_direct": plan_direct,

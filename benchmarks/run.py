@@ -43,6 +43,7 @@ class Sizes:
     slowdown_objects: int = 3_000
     suggested_objects: int = 6_000
     asyncio_objects: int = 3_000
+    overhead_objects: int = 5_000
     naive_objects: int = 500
     ceiling_calls: int = 2_000
     sweep: tuple[int, ...] = (8, 16, 32, 64, 128)
@@ -64,6 +65,7 @@ class Sizes:
             slowdown_objects=1_000,
             suggested_objects=1_000,
             asyncio_objects=1_000,
+            overhead_objects=1_000,
             naive_objects=100,
             ceiling_calls=1_000,
             sweep=(8, 32, 128),
@@ -250,6 +252,12 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
                 "aiobotocore_concurrent", params, runs, fresh(0.020), check("a/", count, new)
             )
         results["aiobotocore"] = asyncio_figures
+
+        print("Direct engine over a client that makes no request", flush=True)
+        results["overhead"] = {
+            latency: measure("engine_overhead", {"count": sizes.overhead_objects, "latency": latency}, runs)
+            for latency in (0.0, 0.020)
+        }
 
         print("Concurrency sweep (20 ms)", flush=True)
         sweep = {}
