@@ -16,6 +16,7 @@ import datetime
 import importlib.metadata
 import importlib.util
 import os
+import pickle
 import platform
 import signal
 import statistics
@@ -368,7 +369,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, help="runs per figure (default 3)")
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument("--output", default="BENCHMARKS.md")
+    parser.add_argument("--save-results", metavar="PATH", help="also pickle the raw results to PATH")
+    parser.add_argument("--render", metavar="PATH", help="only render results saved by --save-results")
     args = parser.parse_args(argv)
+    from benchmarks.report_md import render
+
+    if args.render:
+        with open(args.render, "rb") as saved:
+            loaded: dict[str, Any] = pickle.load(saved)
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(render(loaded))
+        print(f"Wrote {args.output} from {args.render}", flush=True)
+        return
     # On SIGTERM, unwind: the fake server and the running child are stopped by their context managers.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     sizes = Sizes.quick() if args.quick else Sizes()
@@ -403,8 +415,9 @@ def main(argv: list[str] | None = None) -> None:
         "waited_seconds": QUIET.waited,
         "threshold": QUIET.threshold,
     }
-    from benchmarks.report_md import render
-
+    if args.save_results:
+        with open(args.save_results, "wb") as saved:
+            pickle.dump(results, saved)
     with open(args.output, "w", encoding="utf-8") as out:
         out.write(render(results))
     print(f"Wrote {args.output} in {results['elapsed_seconds']:.0f} s", flush=True)
