@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONCURRENCY = 32
-"""Threads sharing one client; provisional, to be tuned by the benchmark."""
+DEFAULT_CONCURRENCY = 64
+"""Threads sharing one client. One task is CPU-bound on one core from about 20 requests in flight at
+20 ms; 64 was 3-7% faster than 32 and keeps the core busy up to about 50 ms of S3 latency, at +2 MB
+(BENCHMARKS.md, "Choosing the default concurrency")."""
 DEFAULT_CHUNK_SIZE = 1000
 """Objects per chunk: the unit of the undo log and the bound on objects held in flight."""
 DEFAULT_EXTRA_RETRIES = 3

@@ -68,6 +68,8 @@ CLIENT_VARIANTS: dict[str, dict[str, Any]] = {
 }
 """Client settings compared for CPU per call; every one keeps SigV4 signing, the checksum and retries."""
 SUGGESTED_VARIANT = "static user_agent, parameter_validation=False"
+BOTOCORE_DEFAULTS = "botocore defaults"
+"""An engine client variant: the hook's pool and retries, but botocore's own per-request work back on."""
 
 
 def _client_variant(endpoint_url: str, variant: str) -> Any:
@@ -203,15 +205,20 @@ def hook_client_config(concurrencies: list[int]) -> dict[str, Any]:
     for concurrency in concurrencies:
         config = S3ObjectTaggingHook(aws_conn_id=None, concurrency=concurrency).tagging_config()
         configs[str(concurrency)] = {
-            "max_pool_connections": getattr(config, "max_pool_connections", None),
-            "retries": getattr(config, "retries", None),
+            name: getattr(config, name, None)
+            for name in ("max_pool_connections", "retries", "parameter_validation", "user_agent")
         }
     return {"configs": configs}
 
 
 def engine_client(endpoint_url: str, client_config: dict[str, Any] | None, variant: str = "default") -> Any:
     """The client the direct operator's hook would build (``client_config``), pointed at ``endpoint_url``."""
-    return make_client(endpoint_url, **(client_config or {}), **CLIENT_VARIANTS[variant])
+    config = dict(client_config or {})
+    if variant == BOTOCORE_DEFAULTS:
+        config.pop("parameter_validation", None)
+        config.pop("user_agent", None)
+        return make_client(endpoint_url, **config)
+    return make_client(endpoint_url, **{**config, **CLIENT_VARIANTS[variant]})
 
 
 def direct_engine(

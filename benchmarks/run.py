@@ -42,7 +42,7 @@ class Sizes:
     direct_objects: int = 20_000
     merge_objects: int = 10_000
     slowdown_objects: int = 3_000
-    suggested_objects: int = 6_000
+    botocore_defaults_objects: int = 6_000
     asyncio_objects: int = 3_000
     overhead_objects: int = 5_000
     naive_objects: int = 500
@@ -64,7 +64,7 @@ class Sizes:
             direct_objects=2_000,
             merge_objects=2_000,
             slowdown_objects=1_000,
-            suggested_objects=1_000,
+            botocore_defaults_objects=1_000,
             asyncio_objects=1_000,
             overhead_objects=1_000,
             naive_objects=100,
@@ -233,11 +233,11 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
             "direct_engine", engine(count, "s/"), runs, fresh(0.020, 0.10), check("s/", count, new)
         )
 
-        print("Direct engine, replace, suggested client settings (20 ms)", flush=True)
-        count = sizes.suggested_objects
-        results["suggested"] = measure(
+        print("Direct engine, replace, botocore's default client settings (20 ms)", flush=True)
+        count = sizes.botocore_defaults_objects
+        results["botocore_defaults"] = measure(
             "direct_engine",
-            engine(count, "g/", client_variant=direct_bench.SUGGESTED_VARIANT),
+            engine(count, "g/", client_variant=direct_bench.BOTOCORE_DEFAULTS),
             runs,
             fresh(0.020),
             check("g/", count, new),
@@ -246,7 +246,7 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
         print("Not the product: aiobotocore, asyncio workers at the default concurrency (20 ms)", flush=True)
         count = sizes.asyncio_objects
         asyncio_figures = {}
-        for variant in ("default", direct_bench.SUGGESTED_VARIANT):
+        for variant in ("default",):
             params = {"endpoint_url": url, "count": count, "prefix": "a/", "concurrency": default_threads,
                       "client_config": configs[str(default_threads)], "variant": variant}  # fmt: skip
             asyncio_figures[variant] = measure(
