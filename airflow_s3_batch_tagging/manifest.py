@@ -97,6 +97,17 @@ def write_csv_manifest(
     return count
 
 
+def load_json_object(document: bytes | str | Mapping[str, Any], *, source: str) -> dict[str, Any]:
+    """Return a JSON document (or an already parsed mapping) as a dict, or raise ``ManifestError``."""
+    try:
+        data = json.loads(document) if isinstance(document, bytes | str) else dict(document)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ManifestError(f"{source} is not valid JSON: {err}.") from None
+    if not isinstance(data, dict):
+        raise ManifestError(f"{source} must be a JSON object, not {type(data).__name__}.")
+    return data
+
+
 def _split_csv_line(text: str) -> list[str]:
     if '"' not in text:
         return text.split(",")
@@ -164,12 +175,7 @@ class InventoryManifest:
         cls, document: bytes | str | Mapping[str, Any], *, source: str = "inventory manifest"
     ) -> InventoryManifest:
         """Parse ``manifest.json``; only CSV inventory reports can be read here."""
-        try:
-            data = json.loads(document) if isinstance(document, bytes | str) else dict(document)
-        except (ValueError, UnicodeDecodeError) as err:
-            raise ManifestError(f"{source} is not valid JSON: {err}.") from None
-        if not isinstance(data, dict):
-            raise ManifestError(f"{source} must be a JSON object, not {type(data).__name__}.")
+        data = load_json_object(document, source=source)
         missing = [
             name
             for name in ("sourceBucket", "destinationBucket", "fileFormat", "fileSchema", "files")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from airflow_s3_batch_tagging.errors import ManifestError, S3TaggingInputError
+from airflow_s3_batch_tagging.manifest import load_json_object
 
 if TYPE_CHECKING:
     from airflow_s3_batch_tagging.objects import S3Location
@@ -88,12 +88,7 @@ class CompletionReportManifest:
     def from_json(
         cls, document: bytes | str | Mapping[str, Any], *, source: str = "completion report manifest"
     ) -> CompletionReportManifest:
-        try:
-            data = json.loads(document) if isinstance(document, bytes | str) else dict(document)
-        except (ValueError, UnicodeDecodeError) as err:
-            raise ManifestError(f"{source} is not valid JSON: {err}.") from None
-        if not isinstance(data, dict):
-            raise ManifestError(f"{source} must be a JSON object, not {type(data).__name__}.")
+        data = load_json_object(document, source=source)
         if "Results" not in data or not isinstance(data["Results"], list):
             raise ManifestError(f"{source} is not a completion report manifest: it has no 'Results' list.")
         results = []
