@@ -70,13 +70,56 @@ def _check_tolerance(max_failed_objects: Any, max_failure_ratio: Any) -> None:
         )
 
 
-class _TaggingOperatorMixin:
-    """What the tagging and restore operators share: progress logs and the failure tolerance."""
+class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
+    """What the tagging and restore operators share: the client and tolerance parameters, their
+    up-front checks, progress logs and the final judgement."""
 
-    max_failed_objects: int
-    max_failure_ratio: float
+    aws_hook_class = S3ObjectTaggingHook
+    ui_color = "#ffd59e"
 
-    log: Any  # BaseOperator's logger
+    def __init__(
+        self,
+        *,
+        expected_bucket_owner: str | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        skip_unchanged: bool = False,
+        dry_run: bool = False,
+        max_failed_objects: int = 0,
+        max_failure_ratio: float = 0.0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_mode: str = DEFAULT_RETRY_MODE,
+        progress_interval: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.expected_bucket_owner = expected_bucket_owner
+        self.concurrency = concurrency
+        self.skip_unchanged = skip_unchanged
+        # Shadows BaseOperator.dry_run(), a template preview Airflow 3 never calls; the name is the API.
+        self.dry_run = dry_run  # type: ignore[assignment,method-assign]
+        self.max_failed_objects = max_failed_objects
+        self.max_failure_ratio = max_failure_ratio
+        self.max_attempts = max_attempts
+        self.retry_mode = retry_mode
+        self.progress_interval = progress_interval
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {
+            **super()._hook_parameters,
+            "concurrency": self.concurrency,
+            "max_attempts": self.max_attempts,
+            "retry_mode": self.retry_mode,
+            "expected_bucket_owner": self.expected_bucket_owner,
+        }
+
+    def _validate_common(self) -> tuple[bool, bool]:
+        """Check the shared parameters before any request; return ``(dry_run, skip_unchanged)``."""
+        dry_run = _as_bool(self.dry_run, "dry_run")
+        skip_unchanged = _as_bool(self.skip_unchanged, "skip_unchanged")
+        _check_tolerance(self.max_failed_objects, self.max_failure_ratio)
+        _check_expected_bucket_owner(self.expected_bucket_owner)
+        return dry_run, skip_unchanged
 
     def _log_progress(self, done: int, total: int | None, rate: float) -> None:
         self.log.info("Tagging progress: %s/%s objects done (%.1f objects/s).", done, total or "?", rate)
@@ -106,7 +149,7 @@ class _TaggingOperatorMixin:
         return result.to_dict()
 
 
-class S3PutObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3ObjectTaggingHook]):
+class S3PutObjectTaggingOperator(_DirectTaggingOperator):
     """Tag S3 objects directly with ``PutObjectTagging``, concurrently, with merge, remove and undo.
 
     .. seealso::
@@ -144,7 +187,6 @@ class S3PutObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Object
         ``undo_log_parts``, ``dry_run``, ``elapsed_seconds``, ``objects_per_second``.
     """
 
-    aws_hook_class = S3ObjectTaggingHook
     template_fields: Sequence[str] = aws_template_fields(
         "objects",
         "tags",
@@ -156,7 +198,6 @@ class S3PutObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Object
         "undo_log",
     )
     template_fields_renderers = {"objects": "json", "tags": "json"}
-    ui_color = "#ffd59e"
 
     def __init__(
         self,
@@ -178,33 +219,24 @@ class S3PutObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Object
         progress_interval: float = 30.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            expected_bucket_owner=expected_bucket_owner,
+            concurrency=concurrency,
+            skip_unchanged=skip_unchanged,
+            dry_run=dry_run,
+            max_failed_objects=max_failed_objects,
+            max_failure_ratio=max_failure_ratio,
+            max_attempts=max_attempts,
+            retry_mode=retry_mode,
+            progress_interval=progress_interval,
+            **kwargs,
+        )
         self.objects = objects
         self.tags = tags
         self.mode = mode
         self.bucket = bucket
-        self.expected_bucket_owner = expected_bucket_owner
-        self.concurrency = concurrency
-        self.skip_unchanged = skip_unchanged
-        # Shadows BaseOperator.dry_run(), a template preview Airflow 3 never calls; the name is the API.
-        self.dry_run = dry_run  # type: ignore[assignment,method-assign]
         self.undo_log = undo_log
-        self.max_failed_objects = max_failed_objects
-        self.max_failure_ratio = max_failure_ratio
-        self.max_attempts = max_attempts
-        self.retry_mode = retry_mode
         self.chunk_size = chunk_size
-        self.progress_interval = progress_interval
-
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        return {
-            **super()._hook_parameters,
-            "concurrency": self.concurrency,
-            "max_attempts": self.max_attempts,
-            "retry_mode": self.retry_mode,
-            "expected_bucket_owner": self.expected_bucket_owner,
-        }
 
     def _parse_tags(self, mode: TaggingMode) -> TagSet | None:
         if mode is TaggingMode.DELETE:
@@ -252,10 +284,7 @@ class S3PutObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Object
 
     def _validate(self) -> tuple[TaggingMode, TagSet | None, bool, bool]:
         mode = TaggingMode.parse(self.mode)
-        dry_run = _as_bool(self.dry_run, "dry_run")
-        skip_unchanged = _as_bool(self.skip_unchanged, "skip_unchanged")
-        _check_tolerance(self.max_failed_objects, self.max_failure_ratio)
-        _check_expected_bucket_owner(self.expected_bucket_owner)
+        dry_run, skip_unchanged = self._validate_common()
         if self.bucket is not None:
             validate_bucket_name(self.bucket)
         if self.undo_log is not None:
@@ -329,7 +358,7 @@ def _undo_locations(value: Any) -> list[str]:
         ) from None
 
 
-class S3RestoreObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3ObjectTaggingHook]):
+class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
     """Re-apply the original tag sets recorded in an undo log by :class:`S3PutObjectTaggingOperator`.
 
     Every object in the log gets back the tag set it had before it was first changed (objects that
@@ -348,11 +377,9 @@ class S3RestoreObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Ob
     :return: the same small dict as :class:`S3PutObjectTaggingOperator`.
     """
 
-    aws_hook_class = S3ObjectTaggingHook
     template_fields: Sequence[str] = aws_template_fields(
         "undo_log", "expected_bucket_owner", "skip_unchanged", "dry_run"
     )
-    ui_color = "#ffd59e"
 
     def __init__(
         self,
@@ -369,33 +396,22 @@ class S3RestoreObjectTaggingOperator(_TaggingOperatorMixin, AwsBaseOperator[S3Ob
         progress_interval: float = 30.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            expected_bucket_owner=expected_bucket_owner,
+            concurrency=concurrency,
+            skip_unchanged=skip_unchanged,
+            dry_run=dry_run,
+            max_failed_objects=max_failed_objects,
+            max_failure_ratio=max_failure_ratio,
+            max_attempts=max_attempts,
+            retry_mode=retry_mode,
+            progress_interval=progress_interval,
+            **kwargs,
+        )
         self.undo_log = undo_log
-        self.expected_bucket_owner = expected_bucket_owner
-        self.concurrency = concurrency
-        self.skip_unchanged = skip_unchanged
-        self.dry_run = dry_run  # type: ignore[assignment,method-assign]  # see S3PutObjectTaggingOperator
-        self.max_failed_objects = max_failed_objects
-        self.max_failure_ratio = max_failure_ratio
-        self.max_attempts = max_attempts
-        self.retry_mode = retry_mode
-        self.progress_interval = progress_interval
-
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        return {
-            **super()._hook_parameters,
-            "concurrency": self.concurrency,
-            "max_attempts": self.max_attempts,
-            "retry_mode": self.retry_mode,
-            "expected_bucket_owner": self.expected_bucket_owner,
-        }
 
     def execute(self, context: Context) -> dict[str, Any]:
-        dry_run = _as_bool(self.dry_run, "dry_run")
-        skip_unchanged = _as_bool(self.skip_unchanged, "skip_unchanged")
-        _check_tolerance(self.max_failed_objects, self.max_failure_ratio)
-        _check_expected_bucket_owner(self.expected_bucket_owner)
+        dry_run, skip_unchanged = self._validate_common()
         locations = [
             S3Location.from_uri(uri, what="undo_log location") for uri in _undo_locations(self.undo_log)
         ]
