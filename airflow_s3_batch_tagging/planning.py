@@ -241,8 +241,16 @@ def _read_inventory_manifest(client: Any, manifest: str) -> InventoryManifest:
     return InventoryManifest.from_json(response["Body"].read(), source=manifest)
 
 
-def _is_gzip(key: str) -> bool:
-    return key.endswith(".gz")
+def _open_inventory_file(
+    client: Any, inventory: InventoryManifest, key: str, *, etag: str | None = None
+) -> tuple[str, Mapping[str, Any], Iterator[ObjectRef]]:
+    """``GetObject`` one data file of ``inventory``; return its URI, the response and its objects."""
+    uri = f"s3://{inventory.destination_bucket}/{key}"
+    response = _get_object(client, uri, what="S3 Inventory data file", etag=etag)
+    objects = read_inventory_csv(
+        response["Body"], inventory.file_schema, source=uri, compressed=key.endswith(".gz")
+    )
+    return uri, response, objects
 
 
 def plan_inventory_manifest(
@@ -259,14 +267,8 @@ def plan_inventory_manifest(
     inventory = _read_inventory_manifest(client, manifest)
     files: list[tuple[str, str, int]] = []
     for data_file in inventory.files:
-        uri = f"s3://{inventory.destination_bucket}/{data_file.key}"
-        response = _get_object(client, uri, what="S3 Inventory data file")
-        count = sum(
-            1
-            for _ in read_inventory_csv(
-                response["Body"], inventory.file_schema, source=uri, compressed=_is_gzip(data_file.key)
-            )
-        )
+        _uri, response, objects = _open_inventory_file(client, inventory, data_file.key)
+        count = sum(1 for _ in objects)
         if count:
             files.append((data_file.key, _etag(response), count))
     if len(files) > max_batches:
@@ -313,11 +315,7 @@ def read_inventory_range(client: Any, batch: ManifestRange) -> list[ObjectRef]:
     if not batch.file:
         raise ManifestError(f"Invalid S3 Inventory range of {batch.manifest}: it names no data file.")
     inventory = _read_inventory_manifest(client, batch.manifest)
-    uri = f"s3://{inventory.destination_bucket}/{batch.file}"
-    response = _get_object(client, uri, what="S3 Inventory data file", etag=batch.etag)
-    objects = read_inventory_csv(
-        response["Body"], inventory.file_schema, source=uri, compressed=_is_gzip(batch.file)
-    )
+    uri, _response, objects = _open_inventory_file(client, inventory, batch.file, etag=batch.etag)
     refs = list(islice(objects, batch.start, batch.start + batch.count))
     if len(refs) != batch.count:
         raise ManifestError(
