@@ -208,6 +208,14 @@ def job_failure_reasons(job: Mapping[str, Any]) -> str:
     return "; ".join(reasons) or "AWS gave no reason"
 
 
+def job_report_location(job: Mapping[str, Any]) -> S3Location | None:
+    """Where a described job writes its completion report (bucket and prefix), or None when it writes none."""
+    report = job.get("Report") or {}
+    if not report.get("Enabled") or not report.get("Bucket"):
+        return None
+    return S3Location(bucket_from_arn(report["Bucket"]), report.get("Prefix") or "")
+
+
 def job_counts(job: Mapping[str, Any]) -> dict[str, int]:
     """Task counts of a described job: ``tasks_total``, ``tasks_succeeded``, ``tasks_failed``."""
     progress = job.get("ProgressSummary") or {}
@@ -493,10 +501,9 @@ class S3BatchOperationsHook(AwsBaseHook):
 
         Returns None when the job has no report (reports off, or no task ran).
         """
-        report = job.get("Report") or {}
-        if not report.get("Enabled") or not report.get("Bucket"):
+        location = job_report_location(job)
+        if location is None:
             return None
-        location = S3Location(bucket_from_arn(report["Bucket"]), report.get("Prefix") or "")
         key = report_manifest_key(location, job["JobId"])
         try:
             body = self.s3_client.get_object(Bucket=location.bucket, Key=key)["Body"].read()
@@ -529,10 +536,9 @@ class S3BatchOperationsHook(AwsBaseHook):
         """
         job = self.describe_job(job_id)
         counts = job_counts(job)
-        report = job.get("Report") or {}
+        location = job_report_location(job)
         report_location = None
-        if report.get("Enabled") and report.get("Bucket"):
-            location = S3Location(bucket_from_arn(report["Bucket"]), report.get("Prefix") or "")
+        if location is not None:
             report_location = f"s3://{location.bucket}/{report_job_prefix(location, job_id)}/"
         summary: ReportSummary | None = ReportSummary(max_failures=max_failures)
         if counts["tasks_failed"] and job.get("Status") in (*JOB_SUCCESS_STATES, *JOB_FAILURE_STATES):
