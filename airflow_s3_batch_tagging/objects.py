@@ -24,11 +24,16 @@ _RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-
 _VERSION_ID_FORBIDDEN = re.compile(r"[,\r\n\"]")
 
 
-@lru_cache(maxsize=4096)
 def bucket_name_problem(name: str) -> str | None:
     """Return why ``name`` breaks S3's bucket naming rules, or None when it is valid."""
+    # Checked before the cache: an unhashable value (a list, a dict) would make it raise TypeError.
     if not isinstance(name, str) or not name:
         return "a bucket name must be a non-empty string"
+    return _bucket_name_problem(name)
+
+
+@lru_cache(maxsize=4096)
+def _bucket_name_problem(name: str) -> str | None:
     if not 3 <= len(name) <= 63:
         return "a bucket name must be 3 to 63 characters long"
     if not _BUCKET_CHARS.fullmatch(name):

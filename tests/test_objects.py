@@ -110,6 +110,14 @@ def test_bucket_naming_rules_are_enforced_with_the_rule_named(name: str, rule: s
         validate_bucket_name(name)
 
 
+@pytest.mark.parametrize("name", [["bucket"], {"bucket": 1}, 42])
+def test_non_string_bucket_names_get_the_input_error_not_a_type_error(name: object) -> None:
+    with pytest.raises(InvalidObjectRefError, match="non-empty string"):
+        validate_bucket_name(name)  # type: ignore[arg-type]
+    with pytest.raises(InvalidObjectRefError, match="non-empty string"):
+        ObjectRef.parse({"bucket": name, "key": "k"})
+
+
 @pytest.mark.parametrize("name", ["abc", "my-bucket", "my.bucket.name", "a" * 63, "1bucket"])
 def test_valid_bucket_names_pass(name: str) -> None:
     assert validate_bucket_name(name) == name
