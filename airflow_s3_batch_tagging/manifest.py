@@ -194,6 +194,10 @@ class InventoryManifest:
                 raise ManifestError(
                     f"{source}: the fileSchema {data['fileSchema']!r} has no {required!r} column."
                 )
+        if not isinstance(data["files"], list | tuple):
+            raise ManifestError(
+                f"{source}: 'files' must be a list of data files, not {type(data['files']).__name__}."
+            )
         files = []
         for entry in data["files"]:
             if not isinstance(entry, Mapping) or "key" not in entry:

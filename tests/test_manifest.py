@@ -222,6 +222,7 @@ def test_inventory_manifest_is_parsed() -> None:
         ({"fileFormat": "Parquet"}, "Parquet inventory; only CSV"),
         ({"fileSchema": "Bucket, Size"}, "no 'Key' column"),
         ({"files": [{"size": 1}]}, "has no 'key'"),
+        ({"files": None}, "'files' must be a list of data files, not NoneType"),
     ],
 )
 def test_inventory_manifest_errors_name_the_problem(change: dict[str, object], message: str) -> None:
