@@ -81,7 +81,9 @@ def read_undo_part(data: bytes, *, source: str = "undo log part") -> Iterator[Un
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise UndoLogError(f"{source} is not valid UTF-8.") from None
-    for line_number, line in enumerate(text.splitlines(), start=1):
+    # Split on "\n" only: str.splitlines() also breaks at U+2028, U+2029, U+0085 and other characters
+    # that json.dumps(ensure_ascii=False) leaves raw inside keys and tag values.
+    for line_number, line in enumerate(text.split("\n"), start=1):
         if line.strip():
             yield UndoRecord.from_json(line, source=source, line_number=line_number)
 

@@ -32,6 +32,16 @@ def test_a_part_round_trips_keys_versions_and_tags() -> None:
     assert [(r.ref, r.tags.to_dict()) for r in parsed] == [(ref, tags) for ref, tags in records]
 
 
+def test_a_part_round_trips_keys_and_tags_holding_unicode_line_separators() -> None:
+    # json.dumps(ensure_ascii=False) writes these raw; str.splitlines() would cut the line at them.
+    records = [
+        (ObjectRef("undo-bucket", "a\u2028b\x85c\x1cd"), {"k": "v\u2029w"}),
+        (ObjectRef("undo-bucket", "plain"), {"k": "v"}),
+    ]
+    parsed = list(read_undo_part(encode_undo_part(records)))
+    assert [(r.ref, r.tags.to_dict()) for r in parsed] == [(ref, tags) for ref, tags in records]
+
+
 def test_first_record_per_object_wins() -> None:
     first = UndoRecord(ObjectRef("undo-bucket", "a"), TagSet({"orig": "1"}))
     later = UndoRecord(ObjectRef("undo-bucket", "a"), TagSet({"new": "1"}))
