@@ -241,9 +241,11 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
     def _parse_tags(self, mode: TaggingMode) -> TagSet | None:
         if mode is TaggingMode.DELETE:
             if self.tags:
+                # Keys of a dict; a boto3 list of Key/Value dicts as given (dicts do not sort).
+                given = sorted(self.tags) if isinstance(self.tags, Mapping) else self.tags
                 raise InvalidTagError(
                     f"Conflicting parameters: mode 'delete' removes every tag, but tags "
-                    f"{sorted(self.tags)!r} were given; use mode 'remove' to drop only some keys."
+                    f"{given!r} were given; use mode 'remove' to drop only some keys."
                 )
             return None
         if self.tags is None:

@@ -140,6 +140,12 @@ def _bad_inputs() -> list[Any]:
         pytest.param({"mode": "upsert"}, InvalidTagError, "'upsert'", id="bad-mode"),
         pytest.param({"mode": "delete"}, InvalidTagError, "Conflicting parameters", id="delete-with-tags"),
         pytest.param(
+            {"mode": "delete", "tags": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]},
+            InvalidTagError,
+            "Conflicting parameters",
+            id="delete-with-boto-tag-list",
+        ),
+        pytest.param(
             {"objects": ["ok-1", {"bucket": BUCKET}]},
             InvalidObjectRefError,
             "entry #1",
