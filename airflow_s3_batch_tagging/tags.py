@@ -162,13 +162,24 @@ class TagSet(Mapping[str, str]):
                 f"Invalid tags{where}: got the string {_shorten(value)}; "
                 "expected a dict of tag keys to values."
             )
+        if not isinstance(value, Iterable):
+            where = f" for {context}" if context else ""
+            raise InvalidTagError(
+                f"Invalid tags{where}: got {type(value).__name__} {_shorten(value)}; "
+                "expected a dict of tag keys to values."
+            )
         return cls.from_boto(cast("Iterable[Mapping[str, str]]", value), context=context)
 
     @classmethod
     def keys_only(cls, keys: Iterable[str], *, context: str | None = None) -> TagSet:
         """A tag set naming keys to remove (values are empty); for ``TaggingMode.REMOVE``."""
-        key_list = list(keys)
         where = f" for {context}" if context else ""
+        if not isinstance(keys, Iterable):
+            raise InvalidTagError(
+                f"Invalid tag keys{where}: got {type(keys).__name__} {_shorten(keys)}; "
+                "expected a list of tag keys."
+            )
+        key_list = list(keys)
         for key in key_list:
             problem = tag_problem(key, "")
             if problem:

@@ -102,6 +102,13 @@ def test_merge_overwriting_existing_keys_of_a_full_set_is_allowed() -> None:
     assert TagSet({"k0": "changed"}).apply(TaggingMode.MERGE, current)["k0"] == "changed"
 
 
+def test_tags_that_are_not_a_collection_get_the_input_error_not_a_type_error() -> None:
+    with pytest.raises(InvalidTagError, match="got int 5; expected a dict"):
+        TagSet.parse(5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTagError, match="got int 5; expected a list of tag keys"):
+        TagSet.keys_only(5)  # type: ignore[arg-type]
+
+
 def test_keys_only_builds_a_removal_set_and_validates_keys() -> None:
     assert TagSet.keys_only(["a", "b"]).apply("remove", {"a": "1", "c": "3"}) == {"c": "3"}
     with pytest.raises(InvalidTagError, match="reserved"):
