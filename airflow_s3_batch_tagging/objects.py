@@ -207,9 +207,9 @@ class S3Location:
     def uri(self) -> str:
         return f"{S3_SCHEME}{self.bucket}/{self.prefix}"
 
-    @property
-    def bucket_arn(self) -> str:
-        return f"arn:aws:s3:::{self.bucket}"
+    def bucket_arn(self, partition: str = "aws") -> str:
+        """The bucket's ARN in ``partition`` (``aws``, ``aws-cn``, ``aws-us-gov``, ...)."""
+        return f"arn:{partition}:s3:::{self.bucket}"
 
     def join(self, *parts: str) -> str:
         """The key of ``parts`` below this prefix, with exactly one ``/`` between segments."""

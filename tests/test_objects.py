@@ -133,7 +133,8 @@ def test_s3_location_joins_keys_with_single_slashes() -> None:
     location = S3Location.from_uri("s3://reports-bucket/batch/reports/")
     assert location.join("job-1", "manifest.json") == "batch/reports/job-1/manifest.json"
     assert S3Location.from_uri("s3://reports-bucket").join("a", "/b/") == "a/b"
-    assert location.bucket_arn == "arn:aws:s3:::reports-bucket"
+    assert location.bucket_arn() == "arn:aws:s3:::reports-bucket"
+    assert location.bucket_arn("aws-cn") == "arn:aws-cn:s3:::reports-bucket"
 
 
 def test_to_dict_omits_missing_version_id() -> None:

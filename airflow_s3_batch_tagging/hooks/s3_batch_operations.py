@@ -163,15 +163,20 @@ def successor_request_token(token: str, ended_job_id: str) -> str:
     return f"airflow-{digest[:48]}"
 
 
-def build_report(location: S3Location | None, report_scope: str = "FailedTasksOnly") -> dict[str, Any]:
-    """The ``Report`` argument of ``CreateJob``: off when ``location`` is None."""
+def build_report(
+    location: S3Location | None, report_scope: str = "FailedTasksOnly", *, partition: str = "aws"
+) -> dict[str, Any]:
+    """The ``Report`` argument of ``CreateJob``: off when ``location`` is None.
+
+    :param partition: the AWS partition of the bucket ARN (``aws``, ``aws-cn``, ``aws-us-gov``, ...).
+    """
     if location is None:
         return {"Enabled": False}
     validate_report_scope(report_scope)
     return trim_none_values(
         {
             "Enabled": True,
-            "Bucket": location.bucket_arn,
+            "Bucket": location.bucket_arn(partition),
             "Format": REPORT_FORMAT,
             "Prefix": location.prefix.strip("/") or None,
             "ReportScope": report_scope,

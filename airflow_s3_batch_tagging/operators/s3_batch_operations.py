@@ -147,8 +147,11 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
     def _tag_set(self) -> TagSet | None:
         return None
 
-    def _validate(self) -> dict[str, Any]:
-        """Check every argument and return the parsed values; raise before any request."""
+    def _validate(self, partition: str = "aws") -> dict[str, Any]:
+        """Check every argument and return the parsed values; raise before any request.
+
+        :param partition: the AWS partition the bucket ARNs of the report and generator are in.
+        """
         sources = [
             name
             for name, value in (
@@ -206,7 +209,9 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
             _, key = split_s3_uri(self.manifest, what="manifest")
             resolve_manifest_format(key, self.manifest_format)
         else:
-            plan["manifest_generator"] = normalize_manifest_generator(self.manifest_generator)
+            plan["manifest_generator"] = normalize_manifest_generator(
+                self.manifest_generator, partition=partition
+            )
         report_location = None
         if self.report_location is not None:
             report_location = S3Location.from_uri(self.report_location, what="report_location")
@@ -217,14 +222,18 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                     "or report_enabled=False to run the job without one."
                 )
             report_location = S3Location(manifest_location.bucket, manifest_location.join("reports"))
-        plan["report"] = build_report(report_location if self.report_enabled else None, self.report_scope)
+        plan["report"] = build_report(
+            report_location if self.report_enabled else None, self.report_scope, partition=partition
+        )
 
         return plan
 
     # -- execution ----------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        plan = self._validate()
+        plan = self._validate()  # before the hook is built: bad input fails without touching AWS
+        if self.hook.conn_partition != "aws":
+            plan = self._validate(partition=self.hook.conn_partition)  # ARNs of China, GovCloud, ...
         ti = context["ti"]
         map_index = getattr(ti, "map_index", -1)
         token = job_request_token(ti.dag_id, ti.task_id, ti.run_id, map_index)
@@ -495,7 +504,9 @@ class S3BatchDeleteObjectTaggingOperator(_S3BatchTaggingOperator):
     mode = TaggingMode.DELETE
 
 
-def normalize_manifest_generator(generator: Mapping[str, Any] | None) -> dict[str, Any]:
+def normalize_manifest_generator(
+    generator: Mapping[str, Any] | None, *, partition: str = "aws"
+) -> dict[str, Any]:
     """Return a ``ManifestGenerator`` argument from an ``S3JobManifestGenerator`` dict.
 
     ``SourceBucket`` may be a bucket name, ``s3://bucket`` or a bucket ARN; ``EnableManifestOutput``
@@ -511,9 +522,9 @@ def normalize_manifest_generator(generator: Mapping[str, Any] | None) -> dict[st
         )
     if source.startswith("s3://"):
         bucket, _ = split_s3_uri(source, what="manifest_generator SourceBucket")
-        source = f"arn:aws:s3:::{bucket}"
+        source = f"arn:{partition}:s3:::{bucket}"
     elif not source.startswith("arn:"):
-        source = f"arn:aws:s3:::{validate_bucket_name(source)}"
+        source = f"arn:{partition}:s3:::{validate_bucket_name(source)}"
     else:
         partition, _, bucket = source.removeprefix("arn:").partition(":s3:::")
         if not partition or ":" in partition or bucket_name_problem(bucket):

@@ -192,6 +192,25 @@ def test_constructor_only_stores_arguments_and_templates_the_user_fields() -> No
 # -- the synchronous flow --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("partition", ["aws-cn", "aws-us-gov"])
+def test_report_and_generator_bucket_arns_use_the_connection_partition(partition: str) -> None:
+    op = _operator(
+        objects=None,
+        manifest_location=None,
+        manifest_generator={"SourceBucket": "src"},
+        report_location="s3://reports/batch/",
+    )
+    hook = _hook()
+    hook.conn_partition = partition
+    _attach(op, hook)
+    op.execute(_context())
+    create = hook.create_tagging_job.call_args.kwargs
+    assert create["report"]["Bucket"] == f"arn:{partition}:s3:::reports"
+    assert (
+        create["manifest_generator"]["S3JobManifestGenerator"]["SourceBucket"] == f"arn:{partition}:s3:::src"
+    )
+
+
 def test_execute_writes_the_manifest_creates_the_job_waits_and_returns_the_result() -> None:
     op = _operator()
     hook = _hook()
