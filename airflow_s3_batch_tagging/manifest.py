@@ -36,6 +36,11 @@ _WRITE_CHUNK_LINES = 4096
 T = TypeVar("T")
 
 
+def unquote_etag(etag: object) -> str:
+    """An ETag as a manifest location needs it: ``HeadObject``/``PutObject`` quote it, AWS wants it bare."""
+    return str(etag).strip('"')
+
+
 def encode_manifest_key(key: str) -> str:
     """URL-encode a key for a CSV manifest: UTF-8 percent-encoding, ``/`` kept, a space as ``%20``."""
     if _ALREADY_SAFE_KEY(key):

@@ -32,6 +32,7 @@ from airflow_s3_batch_tagging.manifest import (
     plan_csv_manifest_ranges,
     read_csv_manifest,
     read_inventory_csv,
+    unquote_etag,
 )
 from airflow_s3_batch_tagging.objects import ObjectRef, S3Location, split_s3_uri
 from airflow_s3_batch_tagging.tags import TagSet
@@ -162,7 +163,7 @@ def _get_object(client: Any, uri: str, *, what: str, etag: str | None = None, **
 
 
 def _etag(response: Mapping[str, Any]) -> str:
-    return str(response.get("ETag") or "").strip('"')
+    return unquote_etag(response.get("ETag") or "")
 
 
 # -- CSV manifests ------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from airflow_s3_batch_tagging.manifest import (
     CSV_MANIFEST_FORMAT,
     INVENTORY_MANIFEST_FORMAT,
     read_csv_manifest,
+    unquote_etag,
     write_csv_manifest,
 )
 from airflow_s3_batch_tagging.objects import S3Location, split_s3_uri
@@ -428,7 +429,7 @@ class S3BatchOperationsHook(AwsBaseHook):
                     ContentType="text/csv",
                     Metadata={_CHECKSUM_METADATA: checksum},
                 )
-                etag = str(response["ETag"]).strip('"')
+                etag = unquote_etag(response["ETag"])
                 self.log.info("Wrote a manifest of %s objects to s3://%s/%s", count, bucket, key)
             else:
                 self.log.info(
@@ -450,7 +451,7 @@ class S3BatchOperationsHook(AwsBaseHook):
                 return None
             raise
         if head.get("Metadata", {}).get(_CHECKSUM_METADATA) == checksum:
-            return str(head["ETag"]).strip('"')
+            return unquote_etag(head["ETag"])
         return None
 
     def _object_arn(self, bucket: str, key: str) -> str:
@@ -475,7 +476,7 @@ class S3BatchOperationsHook(AwsBaseHook):
             raise
         if not head.get("ContentLength"):
             raise ManifestError(f"The manifest {uri} is empty: a job needs at least one object.")
-        location = {"ObjectArn": self._object_arn(bucket, key), "ETag": str(head["ETag"]).strip('"')}
+        location = {"ObjectArn": self._object_arn(bucket, key), "ETag": unquote_etag(head["ETag"])}
         if spec_format == INVENTORY_MANIFEST_FORMAT:
             return {"Spec": {"Format": spec_format}, "Location": location}
         fields = ["Bucket", "Key", "VersionId"] if self._csv_has_version_ids(bucket, key, uri) else None
