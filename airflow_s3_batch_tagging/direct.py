@@ -1,9 +1,17 @@
-"""The direct tagging engine: ``put_object_tagging`` for many objects over one shared boto3 client.
+"""The direct tagging engines: ``put_object_tagging`` for many objects over one shared S3 client.
 
 Plain Python over a boto3-compatible S3 client (no Airflow import). Objects stream through in
-chunks so memory stays flat however many there are; within a chunk, a thread pool sharing the one
-client reads and writes tags. With an undo log, the previous tag sets of a chunk's objects are
-flushed to S3 before any object of that chunk is written.
+chunks so memory stays flat however many there are. Two engines share every rule (modes, reads,
+skips, the undo log, retries, counting) and differ only in how requests run concurrently:
+
+- ``AsyncTaggingEngine`` (the hook's default): coroutines on one event loop sharing one
+  aiobotocore client. Same botocore pipeline (SigV4 signing, checksums, retries), but no thread
+  hand-offs: about 0.65 ms of CPU per object against 1.16 ms for threads (BENCHMARKS.md).
+- ``TaggingEngine``: a thread pool sharing one boto3 client. Works with any boto3 client,
+  including moto's in-process ``mock_aws`` (which aiobotocore cannot use).
+
+With an undo log, the previous tag sets of a chunk's objects are flushed to S3 before any object of
+that chunk is written.
 
 Retries: botocore retries throttling and transient errors itself (configure its retry mode on the
 client); when it gives up on a retryable error, the engine backs off and tries again a few times.
@@ -12,11 +20,12 @@ Errors that no retry fixes (``NoSuchKey``, ``AccessDenied``, ...) are recorded f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
@@ -35,9 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 64
-"""Threads sharing one client. One task is CPU-bound on one core from about 20 requests in flight at
-20 ms; 64 was 3-7% faster than 32 and keeps the core busy up to about 50 ms of S3 latency, at +2 MB
-(BENCHMARKS.md, "Choosing the default concurrency")."""
+"""Requests in flight (coroutines or threads) sharing one client. One task is CPU-bound on one core
+from about 20 requests in flight at 20 ms; 64 was 3-7% faster than 32 and keeps the core busy up to
+about 50 ms of S3 latency, at +2 MB (BENCHMARKS.md, "Choosing the default concurrency")."""
 DEFAULT_CHUNK_SIZE = 1000
 """Objects per chunk: the unit of the undo log and the bound on objects held in flight."""
 DEFAULT_EXTRA_RETRIES = 3
@@ -197,14 +206,18 @@ def _retry_attempts(err: BaseException) -> int:
     return 0
 
 
-class TaggingEngine:
-    """Tags objects with one shared S3 client and a pool of threads.
+_Planned = tuple[int, "ObjectRef", Any, int]
+"""(outcome, ref, detail, retries); detail: for CHANGED/UNCHANGED a tuple (kwargs, result, body,
+previous), for FAILED an ``ObjectFailure``, for SKIPPED None."""
 
-    :param client: a boto3 S3 client (or anything with the same methods); it must allow at least
-        ``concurrency`` pooled connections.
+
+class _EngineBase:
+    """The settings and rules both engines share: what to read, what to write, how to count.
+
+    :param client: the S3 client the requests go through (see the engines for which kind).
     :param tags: the tags every object gets unless it brings its own (for ``remove``: the keys).
     :param mode: ``replace``, ``merge``, ``remove`` or ``delete``.
-    :param concurrency: threads sharing ``client``.
+    :param concurrency: requests in flight at most.
     :param skip_unchanged: read each object's tags first and write only those that change.
     :param dry_run: read and count what would change; write nothing (no undo log either).
     :param undo_log: where to write the previous tag sets before changing them.
@@ -258,7 +271,7 @@ class TaggingEngine:
             self._default_result = (tags or EMPTY_TAGS).apply(self.mode, EMPTY_TAGS)
             self._default_body = {"TagSet": self._default_result.to_boto()}
 
-    # -- requests ---------------------------------------------------------------------------------
+    # -- rules ------------------------------------------------------------------------------------
 
     def _request_kwargs(self, ref: ObjectRef) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
@@ -268,39 +281,21 @@ class TaggingEngine:
             kwargs["ExpectedBucketOwner"] = self.expected_bucket_owner
         return kwargs
 
-    def _call(self, method: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, int]:
-        """Call ``method``; return the response and the retries it took, or raise ``_Failed``."""
-        retries = 0
-        attempt = 0
-        while True:
-            try:
-                response = method(**kwargs)
-            except (ClientError, *_CONNECTION_ERRORS) as err:
-                retries += _retry_attempts(err)
-                if attempt < self.extra_retries and is_retryable(err):
-                    attempt += 1
-                    retries += 1
-                    delay = min(self.retry_backoff * 2**attempt, 20.0)
-                    time.sleep(delay * (0.5 + random.random() / 2))
-                    continue
-                raise _Failed(error_code(err), str(err), retries) from None
-            metadata = response.get("ResponseMetadata") if isinstance(response, Mapping) else None
-            if metadata:
-                retries += int(metadata.get("RetryAttempts") or 0)
-            return response, retries
+    def _retry_delay(self, err: BaseException, attempt: int) -> float | None:
+        """Seconds to wait before the engine's next attempt, or None when the error is final."""
+        if attempt >= self.extra_retries or not is_retryable(err):
+            return None
+        delay = min(self.retry_backoff * 2 ** (attempt + 1), 20.0)
+        return delay * (0.5 + random.random() / 2)
 
-    def _read(self, ref: ObjectRef, kwargs: dict[str, Any]) -> tuple[TagSet, int]:
-        response, retries = self._call(self.client.get_object_tagging, kwargs)
-        current = TagSet._trusted({tag["Key"]: tag["Value"] for tag in response.get("TagSet") or ()})
-        return current, retries
+    @staticmethod
+    def _response_retries(response: Any) -> int:
+        metadata = response.get("ResponseMetadata") if isinstance(response, Mapping) else None
+        return int(metadata.get("RetryAttempts") or 0) if metadata else 0
 
-    def _write(self, kwargs: dict[str, Any], result: TagSet, body: dict[str, Any] | None) -> int:
-        if not result:
-            # An empty TagSet removes all tags; DeleteObjectTagging says so explicitly (and moto
-            # cannot parse an empty TagSet).
-            return self._call(self.client.delete_object_tagging, kwargs)[1]
-        kwargs["Tagging"] = body if body is not None else {"TagSet": result.to_boto()}
-        return self._call(self.client.put_object_tagging, kwargs)[1]
+    @staticmethod
+    def _tags_of(response: Any) -> TagSet:
+        return TagSet._trusted({tag["Key"]: tag["Value"] for tag in response.get("TagSet") or ()})
 
     def _result_for(self, ref: ObjectRef, own: TagSet | None, current: TagSet) -> TagSet:
         tags = own if own is not None else self.tags
@@ -310,27 +305,20 @@ class TaggingEngine:
             raise InvalidTagError(f"No tags for {ref}: mode {self.mode.value!r} needs tags.")
         return tags.apply(self.mode, current, obj=ref)
 
-    # -- per object ---------------------------------------------------------------------------------
-
-    def _plan_one(self, item: TaggingItem) -> tuple[int, ObjectRef, Any, int]:
-        """Read (when needed) and decide. Returns (outcome, ref, detail, retries).
-
-        detail: for CHANGED/UNCHANGED a tuple (kwargs, result, body, previous); for FAILED an
-        ``ObjectFailure``; for SKIPPED None.
-        """
-        ref, own = item
-        kwargs = self._request_kwargs(ref)
-        retries = 0
-        previous: TagSet | None = None
+    def _decide(
+        self,
+        ref: ObjectRef,
+        own: TagSet | None,
+        kwargs: dict[str, Any],
+        previous: TagSet | None,
+        retries: int,
+    ) -> _Planned:
+        """What to do with an object once its current tags (if needed) are known."""
         try:
-            if self.reads:
-                previous, retries = self._read(ref, kwargs)
             if own is None and self._default_result is not None:
                 result, body = self._default_result, self._default_body
             else:
                 result, body = self._result_for(ref, own, previous or EMPTY_TAGS), None
-        except _Failed as failed:
-            return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), retries + failed.retries
         except InvalidTagError as err:
             return FAILED, ref, ObjectFailure(ref, "InvalidTag", str(err)), retries
         if previous is not None and previous == result:
@@ -339,58 +327,44 @@ class TaggingEngine:
             return UNCHANGED, ref, (kwargs, result, body, previous), retries
         return CHANGED, ref, (kwargs, result, body, previous), retries
 
-    def _write_one(self, planned: tuple[int, ObjectRef, Any, int]) -> tuple[int, ObjectRef, Any, int]:
-        outcome, ref, detail, retries = planned
+    def _write_request(self, planned: _Planned) -> tuple[str, dict[str, Any]] | None:
+        """The write an object needs (method name and kwargs), or None (skipped, failed, dry run)."""
+        outcome, _ref, detail, _retries = planned
         if outcome >= SKIPPED or self.dry_run:
-            return planned
+            return None
         kwargs, result, body, _previous = detail
-        try:
-            retries += self._write(kwargs, result, body)
-        except _Failed as failed:
-            return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), retries + failed.retries
-        return outcome, ref, None, retries
+        if not result:
+            # An empty TagSet removes all tags; DeleteObjectTagging says so explicitly (and moto
+            # cannot parse an empty TagSet).
+            return "delete_object_tagging", kwargs
+        kwargs["Tagging"] = body if body is not None else {"TagSet": result.to_boto()}
+        return "put_object_tagging", kwargs
 
-    def _tag_one(self, item: TaggingItem) -> tuple[int, ObjectRef, Any, int]:
-        return self._write_one(self._plan_one(item))
+    @staticmethod
+    def _undo_records(planned: Iterable[_Planned]) -> list[tuple[ObjectRef, TagSet]]:
+        return [(ref, detail[3]) for outcome, ref, detail, _ in planned if outcome == CHANGED]
 
-    # -- the run ----------------------------------------------------------------------------------
-
-    def run(self, items: Iterable[TaggingItem], *, total: int | None = None) -> TaggingResult:
-        """Tag every object of ``items`` (``(ObjectRef, own TagSet or None)`` pairs, streamed)."""
+    def _new_result(self) -> TaggingResult:
         result = TaggingResult(dry_run=self.dry_run)
         if self.undo_log is not None:
             result.undo_log = self.undo_log.uri
-        started = time.monotonic()
-        last_report = started
-        iterator: Iterator[TaggingItem] = iter(items)
-        # Two chunks in flight at most: the next chunk is queued before the previous one is counted,
-        # so the threads never idle at a chunk boundary, and memory stays bounded.
-        pending: deque[Iterable[tuple[int, ObjectRef, Any, int]]] = deque()
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="s3-tagging") as pool:
-            while chunk := list(islice(iterator, self.chunk_size)):
-                if self.undo_log is None:
-                    pending.append(pool.map(self._tag_one, chunk))
-                else:
-                    planned = list(pool.map(self._plan_one, chunk))
-                    records = [(ref, detail[3]) for outcome, ref, detail, _ in planned if outcome == CHANGED]
-                    if records:
-                        # Flushed before any object of this chunk is written.
-                        result.undo_log_parts.append(self.undo_log.write_part(records))
-                    pending.append(pool.map(self._write_one, planned))
-                if len(pending) > 1:
-                    self._count(result, pending.popleft())
-                    now = time.monotonic()
-                    if self.progress is not None and now - last_report >= self.progress_interval:
-                        last_report = now
-                        self.progress(result.total, total, result.total / (now - started))
-            while pending:
-                self._count(result, pending.popleft())
+        return result
+
+    def _report(self, result: TaggingResult, total: int | None, started: float, last_report: float) -> float:
+        """Call ``progress`` when ``progress_interval`` has passed; return the time of the last report."""
+        now = time.monotonic()
+        if self.progress is not None and now - last_report >= self.progress_interval:
+            self.progress(result.total, total, result.total / (now - started))
+            return now
+        return last_report
+
+    def _finish(self, result: TaggingResult, total: int | None, started: float) -> TaggingResult:
         result.elapsed_seconds = time.monotonic() - started
         if self.progress is not None:
             self.progress(result.total, total, result.objects_per_second)
         return result
 
-    def _count(self, result: TaggingResult, outcomes: Iterable[tuple[int, ObjectRef, Any, int]]) -> None:
+    def _count(self, result: TaggingResult, outcomes: Iterable[_Planned]) -> None:
         counts = [0, 0, 0, 0]
         retries = 0
         for outcome, _ref, detail, spent in outcomes:
@@ -408,7 +382,208 @@ class TaggingEngine:
             result.written += changed + unchanged
 
 
+class TaggingEngine(_EngineBase):
+    """Tags objects with one shared boto3 S3 client and a pool of ``concurrency`` threads.
+
+    :param client: a boto3 S3 client (or anything with the same methods); it must allow at least
+        ``concurrency`` pooled connections.
+
+    The other parameters are those of every engine: ``tags``, ``mode``, ``concurrency`` (threads),
+    ``skip_unchanged``, ``dry_run``, ``undo_log``, ``expected_bucket_owner``, ``extra_retries``,
+    ``retry_backoff``, ``chunk_size``, ``progress``, ``progress_interval`` (see ``AsyncTaggingEngine``).
+    """
+
+    def _call(self, method: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, int]:
+        """Call ``method``; return the response and the retries it took, or raise ``_Failed``."""
+        retries = 0
+        attempt = 0
+        while True:
+            try:
+                response = method(**kwargs)
+            except (ClientError, *_CONNECTION_ERRORS) as err:
+                retries += _retry_attempts(err)
+                delay = self._retry_delay(err, attempt)
+                if delay is None:
+                    raise _Failed(error_code(err), str(err), retries) from None
+                attempt += 1
+                retries += 1
+                time.sleep(delay)
+                continue
+            return response, retries + self._response_retries(response)
+
+    def _plan_one(self, item: TaggingItem) -> _Planned:
+        """Read (when needed) and decide."""
+        ref, own = item
+        kwargs = self._request_kwargs(ref)
+        previous: TagSet | None = None
+        retries = 0
+        if self.reads:
+            try:
+                response, retries = self._call(self.client.get_object_tagging, kwargs)
+            except _Failed as failed:
+                return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), failed.retries
+            previous = self._tags_of(response)
+        return self._decide(ref, own, kwargs, previous, retries)
+
+    def _write_one(self, planned: _Planned) -> _Planned:
+        request = self._write_request(planned)
+        if request is None:
+            return planned
+        outcome, ref, _detail, retries = planned
+        try:
+            retries += self._call(getattr(self.client, request[0]), request[1])[1]
+        except _Failed as failed:
+            return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), retries + failed.retries
+        return outcome, ref, None, retries
+
+    def _tag_one(self, item: TaggingItem) -> _Planned:
+        return self._write_one(self._plan_one(item))
+
+    def run(self, items: Iterable[TaggingItem], *, total: int | None = None) -> TaggingResult:
+        """Tag every object of ``items`` (``(ObjectRef, own TagSet or None)`` pairs, streamed)."""
+        result = self._new_result()
+        started = last_report = time.monotonic()
+        iterator: Iterator[TaggingItem] = iter(items)
+        # Two chunks in flight at most: the next chunk is queued before the previous one is counted,
+        # so the threads never idle at a chunk boundary, and memory stays bounded.
+        pending: deque[Iterable[_Planned]] = deque()
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="s3-tagging") as pool:
+            while chunk := list(islice(iterator, self.chunk_size)):
+                if self.undo_log is None:
+                    pending.append(pool.map(self._tag_one, chunk))
+                else:
+                    planned = list(pool.map(self._plan_one, chunk))
+                    if records := self._undo_records(planned):
+                        # Flushed before any object of this chunk is written.
+                        result.undo_log_parts.append(self.undo_log.write_part(records))
+                    pending.append(pool.map(self._write_one, planned))
+                if len(pending) > 1:
+                    self._count(result, pending.popleft())
+                    last_report = self._report(result, total, started, last_report)
+            while pending:
+                self._count(result, pending.popleft())
+        return self._finish(result, total, started)
+
+
+class AsyncTaggingEngine(_EngineBase):
+    """Tags objects with one shared aiobotocore S3 client and ``concurrency`` requests in flight.
+
+    Run it on an event loop: ``await AsyncTaggingEngine(client, ...).run(items)``, with ``client``
+    an entered aiobotocore S3 client (``async with session.create_client("s3") as client``) whose
+    pool allows at least ``concurrency`` connections. The undo log writer keeps its own (blocking)
+    client and writes from a worker thread, so the loop goes on serving requests meanwhile.
+
+    :param client: an aiobotocore S3 client (or anything with the same coroutine methods).
+    :param tags: the tags every object gets unless it brings its own (for ``remove``: the keys).
+    :param mode: ``replace``, ``merge``, ``remove`` or ``delete``.
+    :param concurrency: requests in flight at most.
+    :param skip_unchanged: read each object's tags first and write only those that change.
+    :param dry_run: read and count what would change; write nothing (no undo log either).
+    :param undo_log: where to write the previous tag sets before changing them.
+    :param expected_bucket_owner: passed as ``ExpectedBucketOwner`` on every request.
+    :param extra_retries: retries after botocore gave up on a retryable error.
+    :param retry_backoff: base of the engine's exponential backoff, in seconds.
+    :param chunk_size: objects per chunk (undo log part).
+    :param progress: called as ``progress(done, total_or_None, objects_per_second)`` at most every
+        ``progress_interval`` seconds and at the end.
+    """
+
+    async def _call(self, method: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> tuple[Any, int]:
+        """Await ``method``; return the response and the retries it took, or raise ``_Failed``."""
+        retries = 0
+        attempt = 0
+        while True:
+            try:
+                response = await method(**kwargs)
+            except (ClientError, *_CONNECTION_ERRORS) as err:
+                retries += _retry_attempts(err)
+                delay = self._retry_delay(err, attempt)
+                if delay is None:
+                    raise _Failed(error_code(err), str(err), retries) from None
+                attempt += 1
+                retries += 1
+                await asyncio.sleep(delay)
+                continue
+            return response, retries + self._response_retries(response)
+
+    async def _plan_one(self, item: TaggingItem) -> _Planned:
+        ref, own = item
+        kwargs = self._request_kwargs(ref)
+        previous: TagSet | None = None
+        retries = 0
+        if self.reads:
+            try:
+                response, retries = await self._call(self.client.get_object_tagging, kwargs)
+            except _Failed as failed:
+                return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), failed.retries
+            previous = self._tags_of(response)
+        return self._decide(ref, own, kwargs, previous, retries)
+
+    async def _write_one(self, planned: _Planned) -> _Planned:
+        request = self._write_request(planned)
+        if request is None:
+            return planned
+        outcome, ref, _detail, retries = planned
+        try:
+            retries += (await self._call(getattr(self.client, request[0]), request[1]))[1]
+        except _Failed as failed:
+            return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), retries + failed.retries
+        return outcome, ref, None, retries
+
+    async def _tag_one(self, item: TaggingItem) -> _Planned:
+        return await self._write_one(await self._plan_one(item))
+
+    async def _map(
+        self, slots: asyncio.Semaphore, work: Callable[[Any], Awaitable[_Planned]], chunk: list[Any]
+    ) -> list[_Planned]:
+        """``work`` over a chunk, in order, with no more than ``concurrency`` objects in flight overall."""
+
+        async def one(value: Any) -> _Planned:
+            async with slots:
+                return await work(value)
+
+        return await asyncio.gather(*(one(value) for value in chunk))
+
+    async def run(self, items: Iterable[TaggingItem], *, total: int | None = None) -> TaggingResult:
+        """Tag every object of ``items`` (``(ObjectRef, own TagSet or None)`` pairs, streamed)."""
+        result = self._new_result()
+        started = last_report = time.monotonic()
+        slots = asyncio.Semaphore(self.concurrency)
+        iterator: Iterator[TaggingItem] = iter(items)
+        # As with threads: two chunks in flight at most, sharing the ``concurrency`` slots.
+        pending: deque[asyncio.Future[list[_Planned]]] = deque()
+        try:
+            while chunk := list(islice(iterator, self.chunk_size)):
+                if self.undo_log is None:
+                    pending.append(asyncio.ensure_future(self._map(slots, self._tag_one, chunk)))
+                else:
+                    planned = await self._map(slots, self._plan_one, chunk)
+                    if records := self._undo_records(planned):
+                        # Flushed before any object of this chunk is written.
+                        part = await asyncio.to_thread(self.undo_log.write_part, records)
+                        result.undo_log_parts.append(part)
+                    pending.append(asyncio.ensure_future(self._map(slots, self._write_one, planned)))
+                if len(pending) > 1:
+                    self._count(result, await pending.popleft())
+                    last_report = self._report(result, total, started, last_report)
+            while pending:
+                self._count(result, await pending.popleft())
+        finally:
+            # On an error (or cancellation), stop the requests still in flight.
+            for future in pending:
+                future.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        return self._finish(result, total, started)
+
+
 def tag_objects(client: Any, items: Iterable[TaggingItem], **options: Any) -> TaggingResult:
-    """Tag ``items`` with ``client``: a shortcut for ``TaggingEngine(client, **options).run(items)``."""
+    """Tag ``items`` with a boto3 ``client`` and threads: ``TaggingEngine(client, **options).run(items)``."""
     total = options.pop("total", None)
     return TaggingEngine(client, **options).run(items, total=total)
+
+
+async def tag_objects_async(client: Any, items: Iterable[TaggingItem], **options: Any) -> TaggingResult:
+    """Tag ``items`` with an aiobotocore ``client``: ``await AsyncTaggingEngine(client, **options).run()``."""
+    total = options.pop("total", None)
+    return await AsyncTaggingEngine(client, **options).run(items, total=total)
