@@ -1,27 +1,33 @@
-"""The direct tagging engine over moto's in-process S3: modes, versions, dry run, retries, failures."""
+"""The direct tagging engines: threads over moto's in-process S3, asyncio over the local stand-in."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import boto3
 import pytest
+from aiobotocore.session import get_session
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
 from airflow_s3_batch_tagging.direct import (
+    AsyncTaggingEngine,
     TaggingEngine,
     TaggingResult,
     error_code,
     is_retryable,
     tag_objects,
+    tag_objects_async,
 )
 from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
 from airflow_s3_batch_tagging.tags import TagSet
+from airflow_s3_batch_tagging.testing import LocalAWS
+from airflow_s3_batch_tagging.testing.faults import Faults
 from airflow_s3_batch_tagging.undo import UndoLogWriter, read_undo_log
 
 PLAIN = "plain-bucket"
@@ -425,3 +431,257 @@ def test_engine_rejects_bad_settings(s3: Any) -> None:
         TaggingEngine(s3, concurrency=0)
     with pytest.raises(ValueError, match="chunk_size"):
         TaggingEngine(s3, chunk_size=0)
+
+
+# -- AsyncTaggingEngine: the same rules over aiobotocore, against the local stand-in -------------------
+# moto's in-process mock cannot serve aiobotocore, so these run against LocalAWS (moto's server).
+
+
+@pytest.fixture
+async def aio_s3(local_aws: LocalAWS) -> AsyncIterator[Any]:
+    """An aiobotocore S3 client on the stand-in, with botocore's standard retries and no backoff waits."""
+    config = local_aws.botocore_config(
+        max_pool_connections=20, retries={"mode": "standard", "total_max_attempts": 4}
+    )
+    session = get_session()
+    async with session.create_client(
+        "s3",
+        endpoint_url=local_aws.endpoint_url,
+        region_name=local_aws.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=config,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def sync_s3(local_aws: LocalAWS) -> Any:
+    return local_aws.client("s3")
+
+
+class AsyncFlakyClient:
+    """Wraps an async client; the first ``failures`` calls of ``put_object_tagging`` raise ``error``."""
+
+    def __init__(self, client: Any, error: Exception, failures: int) -> None:
+        self._client = client
+        self._error = error
+        self._failures = failures
+        self.calls = 0
+
+    async def put_object_tagging(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls <= self._failures:
+            raise self._error
+        return await self._client.put_object_tagging(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("mode", ["replace", "merge", "remove", "delete"])
+async def test_async_engine_every_mode_on_plain_and_versioned_objects(
+    aio_s3: Any, sync_s3: Any, s3_bucket: str, versioned_s3_bucket: str, mode: str
+) -> None:
+    keys = [f"data/{i} ü+%.csv" for i in range(8)]
+    for key in keys:
+        put(sync_s3, s3_bucket, key, ORIGINAL)
+    old_version = put(sync_s3, versioned_s3_bucket, "obj", ORIGINAL)
+    latest_version = put(sync_s3, versioned_s3_bucket, "obj", {"latest": "yes"})
+    items: list[tuple[ObjectRef, TagSet | None]] = [(ObjectRef(s3_bucket, k), None) for k in keys]
+    items.append((ObjectRef(versioned_s3_bucket, "obj", old_version), None))
+    tags = None if mode == "delete" else TagSet(NEW)
+    result = await tag_objects_async(aio_s3, items, tags=tags, mode=mode, concurrency=4)
+    assert (result.total, result.changed, result.written, result.failed) == (9, 9, 9, 0)
+    for key in keys:
+        assert tags_of(sync_s3, s3_bucket, key) == EXPECTED[mode]
+    assert tags_of(sync_s3, versioned_s3_bucket, "obj", old_version) == EXPECTED[mode]
+    assert tags_of(sync_s3, versioned_s3_bucket, "obj", latest_version) == {"latest": "yes"}
+
+
+@pytest.mark.e2e
+async def test_async_engine_dry_run_skip_unchanged_and_per_object_tags(
+    aio_s3: Any, sync_s3: Any, s3_bucket: str
+) -> None:
+    put(sync_s3, s3_bucket, "same", {"a": "b"})
+    put(sync_s3, s3_bucket, "other", ORIGINAL)
+    put(sync_s3, s3_bucket, "own", ORIGINAL)
+    items = [
+        (ObjectRef(s3_bucket, "same"), None),
+        (ObjectRef(s3_bucket, "other"), None),
+        (ObjectRef(s3_bucket, "own"), TagSet({"own": "1"})),
+    ]
+    dry = await tag_objects_async(aio_s3, items, tags=TagSet({"a": "b"}), dry_run=True)
+    assert (dry.changed, dry.unchanged, dry.written) == (2, 1, 0)
+    assert tags_of(sync_s3, s3_bucket, "other") == ORIGINAL
+    result = await tag_objects_async(aio_s3, items, tags=TagSet({"a": "b"}), skip_unchanged=True)
+    assert (result.changed, result.skipped, result.written) == (2, 1, 2)
+    assert tags_of(sync_s3, s3_bucket, "other") == {"a": "b"}
+    assert tags_of(sync_s3, s3_bucket, "own") == {"own": "1"}
+
+
+@pytest.mark.e2e
+async def test_async_engine_records_per_object_failures_while_the_rest_succeed(
+    aio_s3: Any, sync_s3: Any, s3_bucket: str, versioned_s3_bucket: str
+) -> None:
+    put(sync_s3, s3_bucket, "ok", ORIGINAL)
+    version = put(sync_s3, versioned_s3_bucket, "v", ORIGINAL)
+    full = {f"t{i}": "v" for i in range(10)}
+    put(sync_s3, s3_bucket, "full", full)
+    items = [
+        (ObjectRef(s3_bucket, "ok"), None),
+        (ObjectRef(s3_bucket, "missing"), None),
+        (ObjectRef(versioned_s3_bucket, "v", "no-such-version"), None),
+        (ObjectRef(s3_bucket, "full"), None),
+        (ObjectRef(versioned_s3_bucket, "v", version), None),
+    ]
+    result = await tag_objects_async(aio_s3, items, tags=TagSet({"added": "1"}), mode="merge", concurrency=3)
+    assert (result.total, result.changed, result.failed) == (5, 2, 3)
+    assert result.failures_by_code == {"NoSuchKey": 1, "NoSuchVersion": 1, "InvalidTag": 1}
+    assert tags_of(sync_s3, s3_bucket, "ok") == {**ORIGINAL, "added": "1"}
+    assert tags_of(sync_s3, versioned_s3_bucket, "v", version) == {**ORIGINAL, "added": "1"}
+    assert tags_of(sync_s3, s3_bucket, "full") == full
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("no_botocore_backoff")
+async def test_async_engine_rides_out_throttling_and_server_errors(
+    aio_s3: Any, sync_s3: Any, s3_bucket: str, aws_faults: Faults
+) -> None:
+    keys = [f"k{i}" for i in range(40)]
+    for key in keys:
+        put(sync_s3, s3_bucket, key, ORIGINAL)
+    aws_faults.configure(slowdown_ratio=0.3, error_500_ratio=0.1, tagging_only=True, seed=7)
+    result = await tag_objects_async(
+        aio_s3, [(ObjectRef(s3_bucket, k), None) for k in keys], tags=TagSet({"a": "b"}), retry_backoff=0.001
+    )
+    injected = aws_faults.counters["slowdown"] + aws_faults.counters["error_500"]
+    aws_faults.clear()
+    assert injected > 0
+    assert (result.changed, result.failed) == (40, 0)
+    assert result.retries == injected
+    assert all(tags_of(sync_s3, s3_bucket, k) == {"a": "b"} for k in keys)
+
+
+@pytest.mark.e2e
+async def test_async_engine_retries_connection_errors_but_not_access_denied(
+    aio_s3: Any, sync_s3: Any, s3_bucket: str
+) -> None:
+    put(sync_s3, s3_bucket, "k")
+    flaky = AsyncFlakyClient(aio_s3, EndpointConnectionError(endpoint_url="http://s3"), failures=2)
+    item = [(ObjectRef(s3_bucket, "k"), None)]
+    result = await tag_objects_async(flaky, item, tags=TagSet({"a": "b"}), retry_backoff=0.001)
+    assert (result.changed, result.retries, flaky.calls) == (1, 2, 3)
+    assert tags_of(sync_s3, s3_bucket, "k") == {"a": "b"}
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "PutObjectTagging")
+    flaky = AsyncFlakyClient(aio_s3, denied, failures=1)
+    result = await tag_objects_async(flaky, item, tags=TagSet({"c": "d"}), retry_backoff=0.001)
+    assert (result.failed, result.retries, flaky.calls) == (1, 0, 1)
+    assert result.failures_by_code == {"AccessDenied": 1}
+    assert tags_of(sync_s3, s3_bucket, "k") == {"a": "b"}
+
+
+@pytest.mark.e2e
+async def test_async_engine_flushes_each_undo_part_before_writing_its_chunk(
+    aio_s3: Any, sync_s3: Any, s3_bucket: str
+) -> None:
+    keys = [f"k{i:02d}" for i in range(10)]
+    for key in keys:
+        put(sync_s3, s3_bucket, key, {"orig": key})
+    location = S3Location(s3_bucket, "undo/run-1/")
+    checked: list[str] = []
+
+    def assert_logged(params: dict[str, Any], **_: Any) -> None:
+        logged = {r.ref.key: r.tags for r in read_undo_log(sync_s3, location)}
+        assert logged[params["Key"]] == {"orig": params["Key"]}
+        checked.append(params["Key"])
+
+    aio_s3.meta.events.register("provide-client-params.s3.PutObjectTagging", assert_logged)
+    result = await tag_objects_async(
+        aio_s3,
+        [(ObjectRef(s3_bucket, k), None) for k in keys],
+        tags=TagSet({"new": "1"}),
+        undo_log=UndoLogWriter(sync_s3, location),
+        chunk_size=3,
+        concurrency=2,
+    )
+    assert sorted(checked) == keys
+    assert (result.changed, len(result.undo_log_parts)) == (10, 4)
+    assert [p.rsplit("/", 1)[1] for p in result.undo_log_parts] == [f"part-{i:06d}.jsonl" for i in range(4)]
+    assert {r.ref.key: r.tags for r in read_undo_log(sync_s3, location)} == {k: {"orig": k} for k in keys}
+
+
+class CountingClient:
+    """An in-memory async S3 client that answers after ``latency`` and records requests in flight."""
+
+    def __init__(self, latency: float, fail_on: str | None = None) -> None:
+        self.latency = latency
+        self.fail_on = fail_on
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.finished = 0
+
+    async def put_object_tagging(self, **kwargs: Any) -> dict[str, Any]:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.latency)
+            if kwargs["Key"] == self.fail_on:
+                raise RuntimeError("credentials expired")
+        finally:
+            self.in_flight -= 1
+        self.finished += 1
+        return {"ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}
+
+
+async def test_async_engine_keeps_at_most_concurrency_requests_in_flight_and_streams_chunks() -> None:
+    client = CountingClient(latency=0.005)
+    pulled = [0]
+    pulled_at_first_write: list[int] = []
+    original = client.put_object_tagging
+
+    async def first_write(**kwargs: Any) -> dict[str, Any]:
+        if not pulled_at_first_write:
+            pulled_at_first_write.append(pulled[0])
+        return await original(**kwargs)
+
+    client.put_object_tagging = first_write  # type: ignore[method-assign]
+
+    def objects() -> Iterator[tuple[ObjectRef, None]]:
+        for i in range(100):
+            pulled[0] += 1
+            yield ObjectRef(PLAIN, f"k{i}"), None
+
+    progress: list[tuple[int, int | None]] = []
+    result = await AsyncTaggingEngine(
+        client,
+        tags=TagSet({"a": "b"}),
+        concurrency=7,
+        chunk_size=10,
+        progress=lambda done, total, rate: progress.append((done, total)),
+        progress_interval=0,
+    ).run(objects(), total=100)
+    assert (result.total, result.written, client.finished) == (100, 100, 100)
+    assert client.most_in_flight == 7
+    assert pulled_at_first_write[0] <= 20  # at most two chunks of 10 in flight
+    assert progress[0] == (10, 100)
+    assert progress[-1] == (100, 100)
+
+
+async def test_async_engine_raises_an_unexpected_error_and_leaves_no_request_running() -> None:
+    client = CountingClient(latency=0.01, fail_on="k5")
+    with pytest.raises(RuntimeError, match="credentials expired"):
+        await AsyncTaggingEngine(client, tags=TagSet({"a": "b"}), concurrency=4, chunk_size=8).run(
+            (ObjectRef(PLAIN, f"k{i}"), None) for i in range(40)
+        )
+    await asyncio.sleep(0.05)
+    assert client.in_flight == 0
+    assert client.finished < 40
+
+
+def test_async_engine_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="concurrency 0"):
+        AsyncTaggingEngine(CountingClient(0), tags=TagSet({"a": "b"}), concurrency=0)
+    with pytest.raises(ValueError, match="chunk_size 0"):
+        AsyncTaggingEngine(CountingClient(0), tags=TagSet({"a": "b"}), chunk_size=0)

@@ -14,6 +14,7 @@ from airflow.sdk import task
 from airflow_s3_batch_tagging.direct import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, TaggingResult
 from airflow_s3_batch_tagging.errors import InvalidObjectRefError, InvalidTagError, S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.s3_object_tagging import (
+    DEFAULT_ENGINE,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_RETRY_MODE,
     S3ObjectTaggingHook,
@@ -88,6 +89,7 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         max_failure_ratio: float = 0.0,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         retry_mode: str = DEFAULT_RETRY_MODE,
+        engine: str = DEFAULT_ENGINE,
         progress_interval: float = 30.0,
         **kwargs: Any,
     ) -> None:
@@ -101,6 +103,7 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         self.max_failure_ratio = max_failure_ratio
         self.max_attempts = max_attempts
         self.retry_mode = retry_mode
+        self.engine = engine
         self.progress_interval = progress_interval
 
     @property
@@ -110,6 +113,7 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
             "concurrency": self.concurrency,
             "max_attempts": self.max_attempts,
             "retry_mode": self.retry_mode,
+            "engine": self.engine,
             "expected_bucket_owner": self.expected_bucket_owner,
         }
 
@@ -165,7 +169,7 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
         ``delete`` (remove every tag; no ``tags``). (templated)
     :param bucket: the bucket of bare keys. (templated)
     :param expected_bucket_owner: account id sent as ``ExpectedBucketOwner``. (templated)
-    :param concurrency: threads sharing one S3 client.
+    :param concurrency: requests in flight at most, sharing one S3 client.
     :param skip_unchanged: read each object's tags first and write only objects whose tags change.
         (templated)
     :param dry_run: read and report what would change; write nothing. (templated)
@@ -176,6 +180,9 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
         the task fails only when the failures exceed both limits.
     :param max_attempts: botocore's attempts per request, first included.
     :param retry_mode: botocore's retry mode, ``standard`` or ``adaptive``.
+    :param engine: ``asyncio`` (the default: coroutines over one aiobotocore client, the least CPU
+        per object) or ``threads`` (a thread pool over one boto3 client; use it under moto's
+        in-process ``mock_aws``, which aiobotocore cannot use).
     :param chunk_size: objects per chunk: the unit of the undo log.
     :param progress_interval: seconds between progress log lines.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
@@ -215,6 +222,7 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
         max_failure_ratio: float = 0.0,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         retry_mode: str = DEFAULT_RETRY_MODE,
+        engine: str = DEFAULT_ENGINE,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         progress_interval: float = 30.0,
         **kwargs: Any,
@@ -228,6 +236,7 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
             max_failure_ratio=max_failure_ratio,
             max_attempts=max_attempts,
             retry_mode=retry_mode,
+            engine=engine,
             progress_interval=progress_interval,
             **kwargs,
         )
@@ -316,11 +325,12 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
             )
             undo_writer = UndoLogWriter(self.hook.conn, location)
         self.log.info(
-            "%s %s objects: mode=%s, concurrency=%s, skip_unchanged=%s, undo log: %s.",
+            "%s %s objects: mode=%s, concurrency=%s (%s), skip_unchanged=%s, undo log: %s.",
             "Checking (dry run)" if dry_run else "Tagging",
             len(items),
             mode.value,
             self.concurrency,
+            self.engine,
             skip_unchanged,
             undo_writer.uri if undo_writer else "none",
         )
@@ -369,13 +379,16 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
     :param undo_log: an ``s3://`` prefix of an undo log (one task try, one task, or a whole run), the
         result dict of :class:`S3PutObjectTaggingOperator`, or a list of those. (templated)
     :param expected_bucket_owner: account id sent as ``ExpectedBucketOwner`` when tagging. (templated)
-    :param concurrency: threads sharing one S3 client.
+    :param concurrency: requests in flight at most, sharing one S3 client.
     :param skip_unchanged: read each object's tags first and write only those that differ. (templated)
     :param dry_run: read and report what would change; write nothing. (templated)
     :param max_failed_objects: how many objects may fail without failing the task.
     :param max_failure_ratio: which share of the objects may fail without failing the task.
     :param max_attempts: botocore's attempts per request, first included.
     :param retry_mode: botocore's retry mode, ``standard`` or ``adaptive``.
+    :param engine: ``asyncio`` (the default: coroutines over one aiobotocore client, the least CPU
+        per object) or ``threads`` (a thread pool over one boto3 client; use it under moto's
+        in-process ``mock_aws``, which aiobotocore cannot use).
     :return: the same small dict as :class:`S3PutObjectTaggingOperator`.
     """
 
@@ -395,6 +408,7 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
         max_failure_ratio: float = 0.0,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         retry_mode: str = DEFAULT_RETRY_MODE,
+        engine: str = DEFAULT_ENGINE,
         progress_interval: float = 30.0,
         **kwargs: Any,
     ) -> None:
@@ -407,6 +421,7 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
             max_failure_ratio=max_failure_ratio,
             max_attempts=max_attempts,
             retry_mode=retry_mode,
+            engine=engine,
             progress_interval=progress_interval,
             **kwargs,
         )

@@ -1,8 +1,11 @@
-"""The direct-path hook: one client sized for its threads, merged over the connection's config."""
+"""The direct-path hook: one client sized for its requests in flight, merged over the connection's config;
+both engines (asyncio against the local stand-in, threads under moto's in-process mock)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import boto3
@@ -12,6 +15,7 @@ from moto import mock_aws
 from airflow_s3_batch_tagging.hooks.s3_object_tagging import STATIC_USER_AGENT, S3ObjectTaggingHook
 from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
 from airflow_s3_batch_tagging.tags import TagSet
+from airflow_s3_batch_tagging.testing import LocalAWS
 from airflow_s3_batch_tagging.undo import UndoLogWriter
 
 
@@ -52,6 +56,7 @@ def test_the_connection_can_keep_parameter_validation_and_its_user_agent(
         ({"concurrency": 0}, "concurrency 0"),
         ({"max_attempts": 0}, "max_attempts 0"),
         ({"retry_mode": "eager"}, "retry_mode 'eager'"),
+        ({"engine": "fibers"}, "engine 'fibers'"),
     ],
 )
 def test_bad_client_settings_are_rejected(options: dict[str, Any], message: str) -> None:
@@ -64,7 +69,7 @@ def test_tag_objects_and_read_back_the_undo_log() -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="hook-bucket")
     s3.put_object(Bucket="hook-bucket", Key="a", Body=b"x", Tagging="old=1")
-    hook = S3ObjectTaggingHook(aws_conn_id=None, region_name="us-east-1", concurrency=3)
+    hook = S3ObjectTaggingHook(aws_conn_id=None, region_name="us-east-1", concurrency=3, engine="threads")
     location = S3Location("hook-bucket", "undo/")
     result = hook.tag_objects(
         [(ObjectRef("hook-bucket", "a"), None)],
@@ -75,3 +80,94 @@ def test_tag_objects_and_read_back_the_undo_log() -> None:
     assert s3.get_object_tagging(Bucket="hook-bucket", Key="a")["TagSet"] == [{"Key": "new", "Value": "2"}]
     records = hook.read_undo_log(location)
     assert [(r.ref.key, r.tags.to_dict()) for r in records] == [("a", {"old": "1"})]
+
+
+def test_tag_objects_on_the_threads_engine_under_moto_mock(monkeypatch: pytest.MonkeyPatch) -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="hook-bucket")
+        s3.put_object(Bucket="hook-bucket", Key="a", Body=b"x", Tagging="old=1")
+        hook = S3ObjectTaggingHook(aws_conn_id=None, region_name="us-east-1", concurrency=3, engine="threads")
+        monkeypatch.setattr(
+            S3ObjectTaggingHook, "async_tagging_client", lambda self: pytest.fail("asyncio engine used")
+        )
+        result = hook.tag_objects([(ObjectRef("hook-bucket", "a"), None)], tags=TagSet({"new": "2"}))
+        assert (result.changed, result.failed) == (1, 0)
+        assert s3.get_object_tagging(Bucket="hook-bucket", Key="a")["TagSet"] == [
+            {"Key": "new", "Value": "2"}
+        ]
+
+
+@pytest.mark.e2e
+async def test_the_asyncio_client_has_the_same_settings_as_the_threads_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    extra = {"config_kwargs": {"connect_timeout": 7}, "region_name": "eu-west-1"}
+    monkeypatch.setenv("AIRFLOW_CONN_TAGGING_AWS", json.dumps({"conn_type": "aws", "extra": extra}))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    hook = S3ObjectTaggingHook(aws_conn_id="tagging_aws", concurrency=50, max_attempts=6, engine="asyncio")
+    async with hook.async_tagging_client() as client:
+        assert type(client).__module__.startswith("aiobotocore")
+        assert client.meta.region_name == "eu-west-1"
+        assert client.meta.config.max_pool_connections >= 50
+        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
+        assert client.meta.config.connect_timeout == 7
+        assert type(client._serializer).__name__ != "ParamValidationDecorator"
+        assert client.meta.config.user_agent.startswith(STATIC_USER_AGENT)
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("aws_default_conn")
+def test_the_asyncio_engine_tags_through_the_connection_with_undo_log_and_owner(
+    local_aws: LocalAWS, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = local_aws.client("s3")
+    keys = [f"k{i}" for i in range(12)]
+    for key in keys:
+        s3.put_object(Bucket=s3_bucket, Key=key, Body=b"x", Tagging="old=1")
+    sent_owner: list[str | None] = []
+    create = S3ObjectTaggingHook.async_tagging_client
+
+    @asynccontextmanager
+    async def recording_client(self: S3ObjectTaggingHook) -> AsyncIterator[Any]:
+        def record(params: dict[str, Any], **_: Any) -> None:
+            sent_owner.append(params["headers"].get("x-amz-expected-bucket-owner"))
+
+        async with create(self) as client:
+            client.meta.events.register("before-call.s3", record)
+            yield client
+
+    monkeypatch.setattr(S3ObjectTaggingHook, "async_tagging_client", recording_client)
+    hook = S3ObjectTaggingHook(concurrency=4, expected_bucket_owner=local_aws.account_id)
+    assert hook.engine == "asyncio"
+    location = S3Location(s3_bucket, "undo/")
+    result = hook.tag_objects(
+        [(ObjectRef(s3_bucket, key), None) for key in keys],
+        tags=TagSet({"new": "2"}),
+        mode="merge",
+        undo_log=UndoLogWriter(hook.conn, location),
+    )
+    assert (result.changed, result.failed, len(result.undo_log_parts)) == (12, 0, 1)
+    for key in keys:
+        tagged = s3.get_object_tagging(Bucket=s3_bucket, Key=key)["TagSet"]
+        assert {t["Key"]: t["Value"] for t in tagged} == {"old": "1", "new": "2"}
+    assert len(sent_owner) == 24  # a read and a write per object, every one with the owner
+    assert set(sent_owner) == {local_aws.account_id}
+    assert {r.ref.key: r.tags.to_dict() for r in hook.read_undo_log(location)} == {
+        k: {"old": "1"} for k in keys
+    }
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("aws_default_conn")
+async def test_tag_objects_works_when_called_from_inside_a_running_event_loop(
+    local_aws: LocalAWS, s3_bucket: str
+) -> None:
+    s3 = local_aws.client("s3")
+    s3.put_object(Bucket=s3_bucket, Key="a", Body=b"x")
+    result = S3ObjectTaggingHook(concurrency=2).tag_objects(
+        [(ObjectRef(s3_bucket, "a"), None)], tags=TagSet({"in": "loop"})
+    )
+    assert (result.changed, result.failed) == (1, 0)
+    assert s3.get_object_tagging(Bucket=s3_bucket, Key="a")["TagSet"] == [{"Key": "in", "Value": "loop"}]

@@ -1,4 +1,8 @@
-"""S3PutObjectTaggingOperator and S3RestoreObjectTaggingOperator against moto's in-process S3."""
+"""S3PutObjectTaggingOperator and S3RestoreObjectTaggingOperator against moto's in-process S3.
+
+moto's in-process ``mock_aws`` serves boto3 only (aiobotocore cannot use it), so these tests run the
+operators on ``engine="threads"``; the default ``asyncio`` engine is tested against the local
+stand-in in tests/hooks and the end-to-end DAG tests."""
 
 from __future__ import annotations
 
@@ -60,10 +64,13 @@ def context(try_number: int = 1, map_index: int = -1, task_id: str = "tag") -> A
 
 def tagger(**kwargs: Any) -> S3PutObjectTaggingOperator:
     kwargs.setdefault("task_id", "tag")
-    return S3PutObjectTaggingOperator(aws_conn_id=None, region_name="us-east-1", concurrency=4, **kwargs)
+    kwargs.setdefault("engine", "threads")
+    kwargs.setdefault("concurrency", 4)
+    return S3PutObjectTaggingOperator(aws_conn_id=None, region_name="us-east-1", **kwargs)
 
 
 def restorer(**kwargs: Any) -> S3RestoreObjectTaggingOperator:
+    kwargs.setdefault("engine", "threads")
     return S3RestoreObjectTaggingOperator(
         task_id="restore", aws_conn_id=None, region_name="us-east-1", **kwargs
     )
@@ -182,6 +189,8 @@ def _bad_inputs() -> list[Any]:
             {"max_failed_objects": -1}, S3TaggingInputError, "max_failed_objects", id="bad-max-failed"
         ),
         pytest.param({"dry_run": "perhaps"}, S3TaggingInputError, "dry_run", id="bad-dry-run"),
+        pytest.param({"engine": "fibers"}, ValueError, "Invalid engine 'fibers'", id="bad-engine"),
+        pytest.param({"concurrency": 0}, ValueError, "Invalid concurrency 0", id="bad-concurrency"),
     ]
 
 

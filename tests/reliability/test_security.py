@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import aiobotocore.endpoint
 import botocore.endpoint
 import pytest
 from airflow.sdk import DAG, task
@@ -156,18 +157,28 @@ class _RequestLog:
 
 @pytest.fixture
 def request_log(monkeypatch: pytest.MonkeyPatch) -> _RequestLog:
+    """Records the requests of boto3 clients (threads) and of aiobotocore clients (the asyncio engine)."""
     log = _RequestLog()
     send = botocore.endpoint.Endpoint._send
+    async_send = aiobotocore.endpoint.AioEndpoint._send
 
-    def recording_send(self: Any, request: Any) -> Any:
+    def record(request: Any) -> None:
         with log.lock:
             headers = {
                 k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in request.headers.items()
             }
             log.requests.append((request.method, request.url, headers))
+
+    def recording_send(self: Any, request: Any) -> Any:
+        record(request)
         return send(self, request)
 
+    async def recording_async_send(self: Any, request: Any) -> Any:
+        record(request)
+        return await async_send(self, request)
+
     monkeypatch.setattr(botocore.endpoint.Endpoint, "_send", recording_send)
+    monkeypatch.setattr(aiobotocore.endpoint.AioEndpoint, "_send", recording_async_send)
     return log
 
 
@@ -206,6 +217,8 @@ def test_expected_bucket_owner_is_sent_on_every_s3_request_of_the_direct_path(
         (method, url) for method, url, headers in sent if headers.get("x-amz-expected-bucket-owner") != owner
     ]
     assert len(sent) >= 3 * 10  # reads and writes of tags, manifest ranges, undo parts, listings
+    # the tag reads and writes (asyncio engine): 10 reads + 10 writes when tagging, 10 writes restoring
+    assert len([url for _, url, _ in sent if "?tagging" in url]) >= 30
     assert {"GET", "PUT"} <= {method for method, _ in operations}
     assert without == []
     assert all(tags_of(s3, bucket, key) == {"owner": "a"} for key in keys)
