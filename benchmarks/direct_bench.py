@@ -99,6 +99,19 @@ def botocore_ceiling(endpoint_url: str, count: int, prefix: str, variant: str = 
     }
 
 
+def async_client_kwargs(endpoint_url: str, client_config: dict[str, Any] | None) -> dict[str, Any]:
+    """``create_client`` arguments of an aiobotocore S3 client for the fake server (dummy credentials)."""
+    from botocore.config import Config
+
+    return {
+        "endpoint_url": endpoint_url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "bench",
+        "aws_secret_access_key": "bench",
+        "config": Config(**(client_config or {})),
+    }
+
+
 def aiobotocore_concurrent(
     endpoint_url: str,
     count: int,
@@ -106,30 +119,22 @@ def aiobotocore_concurrent(
     concurrency: int,
     client_config: dict[str, Any] | None = None,
     variant: str = "default",
+    loop: str = "asyncio",
 ) -> dict[str, Any]:
-    """Not the product: ``concurrency`` asyncio workers sharing one aiobotocore client (uvloop), each
-    awaiting ``put_object_tagging`` in turn. Shows what the same botocore pipeline costs without threads.
+    """Bare aiobotocore, no engine: ``concurrency`` coroutines sharing one aiobotocore client, each
+    awaiting ``put_object_tagging`` in turn. The ceiling of the asyncio engine: the same botocore
+    pipeline and client, without the engine's chunks, rules and counting. ``loop``: ``asyncio`` (the
+    standard event loop, as the product runs) or ``uvloop`` (only to show it is not needed).
     """
     import asyncio
 
-    import uvloop
     from aiobotocore.session import get_session
-    from botocore.config import Config
 
     settings = {**(client_config or {}), **CLIENT_VARIANTS[variant]}
-    config = Config(**settings)
     tagging = _boto_tags(NEW_TAGS)
 
     async def main() -> tuple[float, float]:
-        session = get_session()
-        async with session.create_client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-            config=config,
-        ) as client:
+        async with get_session().create_client("s3", **async_client_kwargs(endpoint_url, settings)) as client:
             await client.put_object_tagging(Bucket=BUCKET, Key=f"warmup/{prefix}", Tagging=tagging)
             indexes = iter(range(count))
 
@@ -141,14 +146,25 @@ def aiobotocore_concurrent(
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             return time.perf_counter() - started, cpu_seconds() - cpu
 
-    seconds, cpu = uvloop.run(main())
+    if loop == "uvloop":
+        import uvloop
+
+        seconds, cpu = uvloop.run(main())
+    elif loop == "asyncio":
+        seconds, cpu = asyncio.run(main())
+    else:
+        raise ValueError(f"unknown event loop {loop!r}; choose asyncio or uvloop")
     return {
+        "loop": loop,
         "objects": count,
         "concurrency": concurrency,
         "seconds": seconds,
         "objects_per_second": count / seconds,
         "cpu_ms_per_object": cpu / count * 1000,
     }
+
+
+_OK = {"HTTPStatusCode": 200, "RetryAttempts": 0}
 
 
 class _NoNetworkClient:
@@ -160,28 +176,65 @@ class _NoNetworkClient:
     def put_object_tagging(self, **kwargs: Any) -> dict[str, Any]:
         if self.latency:
             time.sleep(self.latency)
-        return {"ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}
+        return {"ResponseMetadata": _OK}
 
     def get_object_tagging(self, **kwargs: Any) -> dict[str, Any]:
-        return {"TagSet": [], "ResponseMetadata": {"HTTPStatusCode": 200, "RetryAttempts": 0}}
+        return {"TagSet": [], "ResponseMetadata": _OK}
 
 
-def engine_overhead(count: int, latency: float) -> dict[str, Any]:
-    """The engine (default settings) over a client that makes no request, answering after ``latency``."""
+class _AsyncNoNetworkClient:
+    """Answers like aiobotocore without any request (awaiting ``latency``)."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+
+    async def put_object_tagging(self, **kwargs: Any) -> dict[str, Any]:
+        import asyncio
+
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        return {"ResponseMetadata": _OK}
+
+    async def get_object_tagging(self, **kwargs: Any) -> dict[str, Any]:
+        return {"TagSet": [], "ResponseMetadata": _OK}
+
+
+ENGINES = ("asyncio", "threads")
+"""The direct engines measured: ``AsyncTaggingEngine`` (the hook's default) and ``TaggingEngine``."""
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+
+
+def engine_overhead(count: int, latency: float, engine: str = "asyncio") -> dict[str, Any]:
+    """An engine (default settings) over a client that makes no request, answering after ``latency``."""
+    import asyncio
+
     from airflow_s3_batch_tagging import direct
     from airflow_s3_batch_tagging.objects import ObjectRef
     from airflow_s3_batch_tagging.tags import TagSet
 
+    _check_engine(engine)
     items = ((ObjectRef(BUCKET, f"o/{index}"), None) for index in range(count))
     cpu, started = cpu_seconds(), time.perf_counter()
-    result = direct.TaggingEngine(_NoNetworkClient(latency), tags=TagSet(NEW_TAGS)).run(items)
+    if engine == "threads":
+        result = direct.TaggingEngine(_NoNetworkClient(latency), tags=TagSet(NEW_TAGS)).run(items)
+    else:
+        engine_ = direct.AsyncTaggingEngine(_AsyncNoNetworkClient(latency), tags=TagSet(NEW_TAGS))
+        result = asyncio.run(engine_.run(items))
     seconds = time.perf_counter() - started
-    assert result.written == count
+    cpu = cpu_seconds() - cpu
+    if result.written != count:
+        raise AssertionError(f"the engine wrote {result.written} objects, expected {count}")
     return {
+        "engine": engine,
         "objects": count,
+        "concurrency": direct.DEFAULT_CONCURRENCY,
         "seconds": seconds,
         "objects_per_second": count / seconds,
-        "cpu_us_per_object": (cpu_seconds() - cpu) / count * 1e6,
+        "cpu_us_per_object": cpu / count * 1e6,
     }
 
 
@@ -211,14 +264,21 @@ def hook_client_config(concurrencies: list[int]) -> dict[str, Any]:
     return {"configs": configs}
 
 
-def engine_client(endpoint_url: str, client_config: dict[str, Any] | None, variant: str = "default") -> Any:
-    """The client the direct operator's hook would build (``client_config``), pointed at ``endpoint_url``."""
+def engine_settings(client_config: dict[str, Any] | None, variant: str = "default") -> dict[str, Any]:
+    """The botocore settings of an engine's client: the hook's (``client_config``), or a variant of them."""
     config = dict(client_config or {})
     if variant == BOTOCORE_DEFAULTS:
         config.pop("parameter_validation", None)
         config.pop("user_agent", None)
-        return make_client(endpoint_url, **config)
-    return make_client(endpoint_url, **{**config, **CLIENT_VARIANTS[variant]})
+        return config
+    if variant not in CLIENT_VARIANTS:
+        raise ValueError(f"unknown client variant {variant!r}; choose from {sorted(CLIENT_VARIANTS)}")
+    return {**config, **CLIENT_VARIANTS[variant]}
+
+
+def engine_client(endpoint_url: str, client_config: dict[str, Any] | None, variant: str = "default") -> Any:
+    """The boto3 client the direct operator's hook would build (``client_config``), at ``endpoint_url``."""
+    return make_client(endpoint_url, **engine_settings(client_config, variant))
 
 
 def direct_engine(
@@ -230,34 +290,57 @@ def direct_engine(
     undo_log: bool = False,
     client_config: dict[str, Any] | None = None,
     client_variant: str = "default",
+    engine: str = "asyncio",
 ) -> dict[str, Any]:
-    """The direct engine through its public API: ``TaggingEngine(client, ...).run(items)``."""
+    """A direct engine through its public API, with the client the hook would give it.
+
+    ``asyncio``: ``await AsyncTaggingEngine(client, ...).run(items)`` over one entered aiobotocore
+    client, under ``asyncio.run``; ``threads``: ``TaggingEngine(client, ...).run(items)`` over one boto3
+    client. The undo log writer has its own boto3 client for ``asyncio`` (as in the hook).
+    """
+    import asyncio
+
     from airflow_s3_batch_tagging import direct
     from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
     from airflow_s3_batch_tagging.tags import TagSet
 
-    threads = concurrency or direct.DEFAULT_CONCURRENCY
-    client = engine_client(endpoint_url, client_config, client_variant)
+    _check_engine(engine)
+    settings = engine_settings(client_config, client_variant)
+    # A boto3 client: the threaded engine's, or (asyncio) the undo log writer's only.
+    sync_client = make_client(endpoint_url, **settings) if engine == "threads" or undo_log else None
     options: dict[str, Any] = {"tags": TagSet(NEW_TAGS), "mode": mode}
     if concurrency is not None:
         options["concurrency"] = concurrency
     if undo_log:
         from airflow_s3_batch_tagging.undo import UndoLogWriter
 
-        options["undo_log"] = UndoLogWriter(client, S3Location(BUCKET, f"undo/{prefix}"))
+        options["undo_log"] = UndoLogWriter(sync_client, S3Location(BUCKET, f"undo/{prefix}"))
 
     def items() -> Iterator[tuple[Any, None]]:
         for index in range(count):
             yield ObjectRef(BUCKET, f"{prefix}{index}"), None
 
-    client.get_object_tagging(Bucket=BUCKET, Key=f"{prefix}warmup")
-    cpu, started = cpu_seconds(), time.perf_counter()
-    result = direct.TaggingEngine(client, **options).run(items(), total=count)
-    seconds = time.perf_counter() - started
-    cpu = cpu_seconds() - cpu
+    if sync_client is not None and engine == "threads":
+        sync_client.get_object_tagging(Bucket=BUCKET, Key=f"{prefix}warmup")
+        cpu, started = cpu_seconds(), time.perf_counter()
+        result = direct.TaggingEngine(sync_client, **options).run(items(), total=count)
+        seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    else:
+        from aiobotocore.session import get_session
+
+        async def main() -> tuple[Any, float, float]:
+            kwargs = async_client_kwargs(endpoint_url, settings)
+            async with get_session().create_client("s3", **kwargs) as client:
+                await client.get_object_tagging(Bucket=BUCKET, Key=f"{prefix}warmup")
+                cpu, started = cpu_seconds(), time.perf_counter()
+                outcome = await direct.AsyncTaggingEngine(client, **options).run(items(), total=count)
+                return outcome, time.perf_counter() - started, cpu_seconds() - cpu
+
+        result, seconds, cpu = asyncio.run(main())
     return {
+        "engine": engine,
         "objects": count,
-        "concurrency": threads,
+        "concurrency": concurrency or direct.DEFAULT_CONCURRENCY,
         "seconds": seconds,
         "objects_per_second": count / seconds,
         "cpu_ms_per_object": cpu / count * 1000,

@@ -40,17 +40,21 @@ M = 1_000_000
 class Sizes:
     runs: int = 3
     direct_objects: int = 20_000
+    threads_objects: int = 10_000
     merge_objects: int = 10_000
+    threads_merge_objects: int = 3_000
     slowdown_objects: int = 3_000
+    threads_slowdown_objects: int = 1_500
     botocore_defaults_objects: int = 6_000
-    asyncio_objects: int = 3_000
+    asyncio_objects: int = 6_000
     overhead_objects: int = 5_000
     naive_objects: int = 500
     ceiling_calls: int = 2_000
-    sweep: tuple[int, ...] = (8, 16, 32, 64, 128)
-    sweep_objects_per_thread: int = 100
-    sweep_min_objects: int = 2_000
-    sweep_max_objects: int = 8_000
+    sweep: tuple[int, ...] = (16, 32, 64, 128, 256)
+    sweep_latencies: tuple[float, ...] = (0.020, 0.050)
+    sweep_objects_per_request: int = 40
+    sweep_min_objects: int = 1_500
+    sweep_max_objects: int = 6_000
     manifest_keys: tuple[int, ...] = (1 * M, 10 * M)
     report_rows: int = 1 * M
     plan_keys: int = 10 * M
@@ -62,17 +66,20 @@ class Sizes:
         return cls(
             runs=3,
             direct_objects=2_000,
+            threads_objects=1_000,
             merge_objects=2_000,
+            threads_merge_objects=500,
             slowdown_objects=1_000,
+            threads_slowdown_objects=500,
             botocore_defaults_objects=1_000,
             asyncio_objects=1_000,
             overhead_objects=1_000,
             naive_objects=100,
             ceiling_calls=1_000,
-            sweep=(8, 32, 128),
-            sweep_objects_per_thread=20,
+            sweep=(16, 64, 256),
+            sweep_objects_per_request=10,
             sweep_min_objects=400,
-            sweep_max_objects=2_000,
+            sweep_max_objects=1_500,
             manifest_keys=(100_000, 1 * M),
             report_rows=100_000,
             plan_keys=1 * M,
@@ -197,41 +204,60 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
             return
         defaults = direct_bench.engine_defaults()
         results["engine_defaults"] = defaults
-        default_threads = int(defaults["concurrency"])
+        default_concurrency = int(defaults["concurrency"])
         configs = run_in_child(
-            "hook_client_config", {"concurrencies": sorted({default_threads, *sizes.sweep})}
+            "hook_client_config", {"concurrencies": sorted({default_concurrency, *sizes.sweep})}
         )["configs"]
-        results["client_config"] = configs[str(default_threads)]
+        results["client_config"] = configs[str(default_concurrency)]
         new = direct_bench.NEW_TAGS
 
-        def engine(count: int, prefix: str, threads: int | None = None, **options: Any) -> dict[str, Any]:
-            config = configs[str(threads or default_threads)]
+        def engine(count: int, prefix: str, concurrency: int | None = None, **options: Any) -> dict[str, Any]:
+            config = configs[str(concurrency or default_concurrency)]
             params = {"endpoint_url": url, "count": count, "prefix": prefix, "client_config": config}
-            if threads is not None:
-                params["concurrency"] = threads
+            if concurrency is not None:
+                params["concurrency"] = concurrency
             return {**params, **options}
 
+        # Each figure for the default engine (asyncio), then for the threaded engine as a comparison.
         print("Direct engine, replace, default settings (20 ms)", flush=True)
-        count = sizes.direct_objects
-        results["replace"] = measure(
-            "direct_engine", engine(count, "d/"), runs, fresh(0.020), check("d/", count, new)
-        )
+        for name, count, engine_name in (
+            ("replace", sizes.direct_objects, "asyncio"),
+            ("replace_threads", sizes.threads_objects, "threads"),
+        ):
+            results[name] = measure(
+                "direct_engine",
+                engine(count, "d/", engine=engine_name),
+                runs,
+                fresh(0.020),
+                check("d/", count, new),
+            )
 
         print("Direct engine, merge with undo log (20 ms)", flush=True)
-        count = sizes.merge_objects
-        results["merge"] = measure(
-            "direct_engine",
-            engine(count, "m/", mode="merge", undo_log=True),
-            runs,
-            fresh(0.020, seed_prefix="m/", count=count),
-            check("m/", count, {**direct_bench.OLD_TAGS, **new}),
-        )
+        merged = {**direct_bench.OLD_TAGS, **new}
+        for name, count, engine_name in (
+            ("merge", sizes.merge_objects, "asyncio"),
+            ("merge_threads", sizes.threads_merge_objects, "threads"),
+        ):
+            results[name] = measure(
+                "direct_engine",
+                engine(count, "m/", mode="merge", undo_log=True, engine=engine_name),
+                runs,
+                fresh(0.020, seed_prefix="m/", count=count),
+                check("m/", count, merged),
+            )
 
         print("Direct engine, replace under 10% SlowDown (20 ms)", flush=True)
-        count = sizes.slowdown_objects
-        results["slowdown"] = measure(
-            "direct_engine", engine(count, "s/"), runs, fresh(0.020, 0.10), check("s/", count, new)
-        )
+        for name, count, engine_name in (
+            ("slowdown", sizes.slowdown_objects, "asyncio"),
+            ("slowdown_threads", sizes.threads_slowdown_objects, "threads"),
+        ):
+            results[name] = measure(
+                "direct_engine",
+                engine(count, "s/", engine=engine_name),
+                runs,
+                fresh(0.020, 0.10),
+                check("s/", count, new),
+            )
 
         print("Direct engine, replace, botocore's default client settings (20 ms)", flush=True)
         count = sizes.botocore_defaults_objects
@@ -243,34 +269,58 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
             check("g/", count, new),
         )
 
-        print("Not the product: aiobotocore, asyncio workers at the default concurrency (20 ms)", flush=True)
+        print("Bare aiobotocore, no engine: coroutines at the default concurrency (20 ms)", flush=True)
         count = sizes.asyncio_objects
-        asyncio_figures = {}
-        for variant in ("default",):
-            params = {"endpoint_url": url, "count": count, "prefix": "a/", "concurrency": default_threads,
-                      "client_config": configs[str(default_threads)], "variant": variant}  # fmt: skip
-            asyncio_figures[variant] = measure(
-                "aiobotocore_concurrent", params, runs, fresh(0.020), check("a/", count, new)
+        loops = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") is not None else [])
+        results["aiobotocore"] = {
+            loop: measure(
+                "aiobotocore_concurrent",
+                {
+                    "endpoint_url": url,
+                    "count": count,
+                    "prefix": "a/",
+                    "concurrency": default_concurrency,
+                    "client_config": configs[str(default_concurrency)],
+                    "loop": loop,
+                },
+                runs,
+                fresh(0.020),
+                check("a/", count, new),
             )
-        results["aiobotocore"] = asyncio_figures
-
-        print("Direct engine over a client that makes no request", flush=True)
-        results["overhead"] = {
-            latency: measure("engine_overhead", {"count": sizes.overhead_objects, "latency": latency}, runs)
-            for latency in (0.0, 0.020)
+            for loop in loops
         }
 
-        print("Concurrency sweep (20 ms)", flush=True)
-        sweep = {}
-        for threads in sizes.sweep:
-            count = min(
-                max(threads * sizes.sweep_objects_per_thread, sizes.sweep_min_objects),
-                sizes.sweep_max_objects,
-            )
-            sweep[threads] = measure(
-                "direct_engine", engine(count, "w/", threads), runs, fresh(0.020), check("w/", count, new)
-            )
-        results["sweep"] = sweep
+        print("Direct engines over a client that makes no request", flush=True)
+        results["overhead"] = {
+            engine_name: {
+                latency: measure(
+                    "engine_overhead",
+                    {"count": sizes.overhead_objects, "latency": latency, "engine": engine_name},
+                    runs,
+                )
+                for latency in (0.0, 0.020)
+            }
+            for engine_name in direct_bench.ENGINES
+        }
+
+        sweeps: dict[float, dict[int, Figure]] = {}
+        for latency in sizes.sweep_latencies:
+            print(f"Concurrency sweep, asyncio engine ({latency * 1000:.0f} ms)", flush=True)
+            sweep = {}
+            for concurrency in sizes.sweep:
+                count = min(
+                    max(concurrency * sizes.sweep_objects_per_request, sizes.sweep_min_objects),
+                    sizes.sweep_max_objects,
+                )
+                sweep[concurrency] = measure(
+                    "direct_engine",
+                    engine(count, "w/", concurrency),
+                    runs,
+                    fresh(latency),
+                    check("w/", count, new),
+                )
+            sweeps[latency] = sweep
+        results["sweep"] = sweeps
 
 
 def bench_manifest(sizes: Sizes, results: dict[str, Any], workdir: str) -> None:
@@ -358,7 +408,9 @@ def machine() -> dict[str, str]:
         "python": sys.version.split()[0],
         "boto3": version("boto3"),
         "botocore": version("botocore"),
-        "uvloop (fake server)": version("uvloop"),
+        "aiobotocore": version("aiobotocore"),
+        "aiohttp": version("aiohttp"),
+        "uvloop (fake server only)": version("uvloop"),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 

@@ -1,0 +1,119 @@
+"""BENCHMARKS.md is written from the run's figures: ratios, targets and the default concurrency
+(benchmarks/report_md.py), here rendered from small made-up results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.report_md import render
+from benchmarks.run import Figure, Sizes
+
+
+def figure(name: str, **values: float) -> Figure:
+    """Three runs around ``values``: the middle one is the median."""
+    result = Figure(name)
+    for scale in (0.9, 1.0, 1.1):
+        result.runs.append(
+            {key: value * scale if key.endswith("second") else value for key, value in values.items()}
+        )
+    return result
+
+
+def engine(rate: float, cpu: float, rss: float = 60.0, concurrency: int = 64, **extra: float) -> Figure:
+    values = {"objects_per_second": rate, "cpu_ms_per_object": cpu, "max_rss_mb": rss, "lost": 0.0}
+    values |= {"objects": 1000.0, "concurrency": float(concurrency), "retries": 0.0, "undo_parts": 0.0}
+    values |= {"server_slowdowns": 0.0, **extra}
+    return figure("direct_engine", **values)
+
+
+def sweep(rates_20ms: dict[int, float], rates_50ms: dict[int, float]) -> dict[float, dict[int, Figure]]:
+    return {
+        0.020: {c: engine(rate, 0.7, concurrency=c) for c, rate in rates_20ms.items()},
+        0.050: {c: engine(rate, 0.75, concurrency=c) for c, rate in rates_50ms.items()},
+    }
+
+
+def results(default_concurrency: int, sweeps: dict[float, dict[int, Figure]]) -> dict[str, Any]:
+    ceiling = {
+        variant: figure(
+            "botocore_ceiling", ceiling_calls_per_cpu_second=1000 / cpu, cpu_ms_per_call=cpu, max_rss_mb=50
+        )
+        for variant, cpu in (("default", 0.9), ("static user_agent, parameter_validation=False", 0.8))
+    }
+    return {
+        "machine": {"cpus": "2"},
+        "sizes": Sizes(),
+        "quick": False,
+        "elapsed_seconds": 600.0,
+        "ceiling": ceiling,
+        "naive": figure("naive_loop", objects_per_second=40.0, cpu_ms_per_object=2.0, max_rss_mb=50),
+        "engine_defaults": {"concurrency": default_concurrency, "chunk_size": 1000},
+        "client_config": {"max_pool_connections": default_concurrency + 2},
+        "aiobotocore": {
+            "asyncio": engine(1500.0, 0.60, 80.0),
+            "uvloop": engine(1530.0, 0.58, 82.0),
+        },
+        "replace": engine(1400.0, 0.65, 85.0),
+        "replace_threads": engine(900.0, 1.10, 57.0),
+        "merge": engine(600.0, 1.5, 88.0, undo_parts=10.0),
+        "merge_threads": engine(450.0, 2.2, 60.0, undo_parts=3.0),
+        "slowdown": engine(300.0, 0.7, 85.0, retries=300.0, server_slowdowns=300.0),
+        "slowdown_threads": engine(250.0, 1.2, 57.0),
+        "botocore_defaults": engine(1200.0, 0.75, 85.0),
+        "overhead": {
+            name: {
+                latency: figure(
+                    "engine_overhead", objects_per_second=5000.0, cpu_us_per_object=20.0, max_rss_mb=30
+                )
+                for latency in (0.0, 0.020)
+            }
+            for name in ("asyncio", "threads")
+        },
+        "sweep": sweeps,
+    }
+
+
+SWEEP_20MS = {16: 700.0, 32: 1300.0, 64: 1380.0, 128: 1350.0, 256: 1250.0}
+SWEEP_50MS = {16: 300.0, 32: 600.0, 64: 950.0, 128: 1150.0, 256: 1100.0}
+
+
+def test_headline_ratio_and_target_come_from_the_default_engine() -> None:
+    text = render(results(128, sweep(SWEEP_20MS, SWEEP_50MS)))
+    # 1400 / 40 = 35x for asyncio (the default), 900 / 40 = 22.5x for threads, 1500 / 40 = 37.5x bare.
+    assert "| 35.0x with the default engine (asyncio); threaded engine: 22.5x; bare aiobotocore" in text
+    assert "37.5x" in text
+    assert "**met**" in text
+    # The asyncio engine's CPU saving against threads: 1 - 0.65 / 1.10 = 41%.
+    assert "**Why the asyncio engine uses 41% less CPU per object** (0.65 against 1.10 ms)" in text
+    assert '`engine="threads"`' in text
+    assert "mock_aws" in text
+    # The uvloop comparison is computed from its figure: 1530 / 1500 - 1 = +2%.
+    assert "(+2% throughput)" in text
+    assert "0 lost of" in text
+
+
+def test_sweep_recommends_the_smallest_concurrency_fast_enough_at_every_latency() -> None:
+    # 64 is within 95% of the best at 20 ms but below 90% of the best at 50 ms (950 < 0.9 x 1150).
+    text = render(results(64, sweep(SWEEP_20MS, SWEEP_50MS)))
+    assert "**Recommended default concurrency: 128.**" in text
+    assert "The engine's default in this run is 64: **change it to 128**." in text
+    matching = render(results(128, sweep(SWEEP_20MS, SWEEP_50MS)))
+    assert "The engine's default in this run is 128: it matches." in matching
+
+
+def test_sweep_recommendation_follows_the_figures() -> None:
+    # When 64 also keeps up at 50 ms, it is the smallest that does.
+    text = render(results(64, sweep(SWEEP_20MS, {**SWEEP_50MS, 64: 1100.0})))
+    assert "**Recommended default concurrency: 64.**" in text
+    assert "it matches" in text
+
+
+def test_missing_threads_and_uvloop_rows_are_left_out() -> None:
+    data = results(64, sweep(SWEEP_20MS, SWEEP_50MS))
+    for name in ("replace_threads", "merge_threads", "slowdown_threads"):
+        del data[name]
+    del data["aiobotocore"]["uvloop"]
+    text = render(data)
+    assert "threaded engine" not in text
+    assert "under uvloop" not in text
+    assert "| 35.0x with the default engine (asyncio); bare aiobotocore, no engine: 37.5x" in text
