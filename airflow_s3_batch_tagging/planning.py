@@ -82,11 +82,20 @@ class ListingRange:
 # -- sizing -------------------------------------------------------------------------------------------
 
 
-def _check_sizes(batch_size: int, max_batches: int) -> None:
-    if not isinstance(batch_size, int) or batch_size < 1:
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _check_sizes(batch_size: int, max_batches: int, max_batch_size: int | None) -> None:
+    """Check the sizes before any request (``True`` is not a size, although it is an int)."""
+    if not _is_positive_int(batch_size):
         raise BatchPlanningError(f"Invalid batch_size {batch_size!r}: it must be a positive integer.")
-    if not isinstance(max_batches, int) or max_batches < 1:
+    if not _is_positive_int(max_batches):
         raise BatchPlanningError(f"Invalid max_batches {max_batches!r}: it must be a positive integer.")
+    if max_batch_size is not None and not _is_positive_int(max_batch_size):
+        raise BatchPlanningError(
+            f"Invalid max_batch_size {max_batch_size!r}: it must be a positive integer or None."
+        )
 
 
 def _too_large(needed: int, max_batch_size: int | None, total: int, max_batches: int) -> None:
@@ -116,7 +125,7 @@ def plan_list_batches(
     max_batch_size: int | None = None,
 ) -> list[list[Any]]:
     """Split an upstream list of object entries into at most ``max_batches`` lists."""
-    _check_sizes(batch_size, max_batches)
+    _check_sizes(batch_size, max_batches, max_batch_size)
     if isinstance(objects, str | bytes | Mapping) or not isinstance(objects, Sequence):
         raise BatchPlanningError(
             f"Invalid objects of type {type(objects).__name__}: expected a list of s3:// URIs, keys or dicts."
@@ -178,7 +187,7 @@ def plan_csv_manifest(
     max_batch_size: int | None = None,
 ) -> list[dict[str, Any]]:
     """Scan a CSV manifest in S3 once and return ``ManifestRange`` dicts (byte ranges of lines)."""
-    _check_sizes(batch_size, max_batches)
+    _check_sizes(batch_size, max_batches, max_batch_size)
     response = _get_object(client, manifest, what="CSV manifest")
     etag = _etag(response)
     ranges = list(
@@ -264,7 +273,7 @@ def plan_inventory_manifest(
 ) -> list[dict[str, Any]]:
     """Count the objects of each data file of an S3 Inventory report and return ``ManifestRange``
     dicts: ``file`` with its ``etag``, and ``start``/``count`` within it. A batch never spans files."""
-    _check_sizes(batch_size, max_batches)
+    _check_sizes(batch_size, max_batches, max_batch_size)
     inventory = _read_inventory_manifest(client, manifest)
     files: list[tuple[str, str, int]] = []
     for data_file in inventory.files:
@@ -353,7 +362,7 @@ def plan_listing(
     max_batch_size: int | None = None,
 ) -> list[dict[str, Any]]:
     """List ``s3://bucket/prefix`` (paginated) and return ``ListingRange`` dicts of consecutive keys."""
-    _check_sizes(batch_size, max_batches)
+    _check_sizes(batch_size, max_batches, max_batch_size)
     listing = S3Location(bucket, prefix).uri
     ranges: list[ListingRange] = []
     start_after: str | None = None

@@ -69,11 +69,27 @@ def test_a_list_source_must_be_a_list(bad: Any) -> None:
         plan_list_batches(bad)
 
 
-def test_bad_sizes_are_rejected() -> None:
-    with pytest.raises(BatchPlanningError, match="batch_size 0"):
-        plan_list_batches([1], batch_size=0)
-    with pytest.raises(BatchPlanningError, match="max_batches 0"):
-        plan_list_batches([1], max_batches=0)
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ({"batch_size": 0}, "batch_size 0"),
+        ({"batch_size": True}, "batch_size True"),
+        ({"batch_size": 2.5}, "batch_size 2.5"),
+        ({"max_batches": 0}, "max_batches 0"),
+        ({"max_batches": False}, "max_batches False"),
+        ({"max_batch_size": 0}, "max_batch_size 0"),
+        ({"max_batch_size": True}, "max_batch_size True"),
+        ({"max_batch_size": "10"}, "max_batch_size '10'"),
+    ],
+)
+def test_bad_sizes_are_rejected_before_anything_is_read(sizes: dict[str, Any], message: str) -> None:
+    with pytest.raises(BatchPlanningError, match=message):
+        plan_list_batches([1], **sizes)
+    # the S3 planners check them before their first request (no client is needed to fail)
+    with pytest.raises(BatchPlanningError, match=message):
+        plan_csv_manifest(None, f"s3://{BUCKET}/m.csv", **sizes)
+    with pytest.raises(BatchPlanningError, match=message):
+        plan_listing(None, BUCKET, "p/", **sizes)
 
 
 def test_entries_parse_with_own_tags_and_remove_keys() -> None:
