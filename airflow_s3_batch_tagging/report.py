@@ -249,12 +249,15 @@ class ReportSummary:
         }
 
 
-def validate_failure_tolerance(max_failed_tasks: object, max_failure_ratio: object) -> None:
-    """Raise ``S3TaggingInputError`` naming the value unless a count >= 0 and a ratio in [0, 1]."""
+def validate_failure_tolerance(
+    max_failed_tasks: object, max_failure_ratio: object, *, count_name: str = "max_failed_tasks"
+) -> None:
+    """Raise ``S3TaggingInputError`` naming the value unless a count >= 0 and a ratio in [0, 1].
+
+    Shared by both paths: ``count_name`` names the count (``max_failed_objects`` on the direct path).
+    """
     if isinstance(max_failed_tasks, bool) or not isinstance(max_failed_tasks, int) or max_failed_tasks < 0:
-        raise S3TaggingInputError(
-            f"Invalid max_failed_tasks {max_failed_tasks!r}: it must be an integer >= 0."
-        )
+        raise S3TaggingInputError(f"Invalid {count_name} {max_failed_tasks!r}: it must be an integer >= 0.")
     if (
         isinstance(max_failure_ratio, bool)
         or not isinstance(max_failure_ratio, int | float)

@@ -31,6 +31,7 @@ from airflow_s3_batch_tagging.planning import (
     plan_list_batches,
     plan_listing,
 )
+from airflow_s3_batch_tagging.report import validate_failure_tolerance
 from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
 from airflow_s3_batch_tagging.undo import UndoLogWriter, first_records, undo_task_location
 
@@ -53,21 +54,6 @@ def _check_expected_bucket_owner(owner: Any) -> None:
     if owner is not None and not (isinstance(owner, str) and len(owner) == 12 and owner.isdigit()):
         raise S3TaggingInputError(
             f"Invalid expected_bucket_owner {owner!r}: it must be an AWS account id of exactly 12 digits."
-        )
-
-
-def _check_tolerance(max_failed_objects: Any, max_failure_ratio: Any) -> None:
-    if (
-        not isinstance(max_failed_objects, int)
-        or isinstance(max_failed_objects, bool)
-        or max_failed_objects < 0
-    ):
-        raise S3TaggingInputError(
-            f"Invalid max_failed_objects {max_failed_objects!r}: it must be a non-negative integer."
-        )
-    if not isinstance(max_failure_ratio, int | float) or not 0 <= max_failure_ratio <= 1:
-        raise S3TaggingInputError(
-            f"Invalid max_failure_ratio {max_failure_ratio!r}: it must be a number from 0 to 1."
         )
 
 
@@ -121,7 +107,9 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         """Check the shared parameters before any request; return ``(dry_run, skip_unchanged)``."""
         dry_run = _as_bool(self.dry_run, "dry_run")
         skip_unchanged = _as_bool(self.skip_unchanged, "skip_unchanged")
-        _check_tolerance(self.max_failed_objects, self.max_failure_ratio)
+        validate_failure_tolerance(
+            self.max_failed_objects, self.max_failure_ratio, count_name="max_failed_objects"
+        )
         _check_expected_bucket_owner(self.expected_bucket_owner)
         return dry_run, skip_unchanged
 

@@ -186,6 +186,15 @@ def _bad_inputs() -> list[Any]:
         pytest.param({"undo_log": "undo/"}, InvalidObjectRefError, "undo_log location", id="bad-undo-log"),
         pytest.param({"max_failure_ratio": 2}, S3TaggingInputError, "max_failure_ratio", id="bad-ratio"),
         pytest.param(
+            {"max_failure_ratio": True}, S3TaggingInputError, "max_failure_ratio True", id="boolean-ratio"
+        ),
+        pytest.param(
+            {"max_failed_objects": True},
+            S3TaggingInputError,
+            "max_failed_objects True",
+            id="boolean-max-failed",
+        ),
+        pytest.param(
             {"max_failed_objects": -1}, S3TaggingInputError, "max_failed_objects", id="bad-max-failed"
         ),
         pytest.param({"dry_run": "perhaps"}, S3TaggingInputError, "dry_run", id="bad-dry-run"),
