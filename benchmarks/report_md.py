@@ -231,12 +231,15 @@ def _direct(results: dict[str, Any]) -> list[str]:
         "the client (SigV4, request checksums, retries) has the settings `S3ObjectTaggingHook` gives it: "
         f"`{results.get('client_config')}`.",
     ]
+    same = results["ceiling"].get(SUGGESTED, ceiling)
+    same_rate = same.median("ceiling_calls_per_cpu_second")
     if bare is not None:
         out.append(
             f"The asyncio engine reaches {rate / bare.median('objects_per_second'):.0%} of bare "
             f"aiobotocore's throughput ({cpu:.2f} ms CPU per object against "
             f"{bare.median('cpu_ms_per_object'):.2f} ms with no engine) and "
-            f"{rate / ceiling_rate:.0%} of the one-core bare-botocore ceiling (botocore's default settings)."
+            f"{rate / same_rate:.0%} of the one-core bare-botocore ceiling with the same client settings "
+            f"({_n(same_rate)}/s)."
         )
     threads = results.get("replace_threads")
     if threads is not None:
@@ -554,8 +557,8 @@ def _cpu(results: dict[str, Any]) -> list[str]:
         "",
         "- No new dependency: aiobotocore (with aiohttp) already comes with "
         "`apache-airflow-providers-amazon[aiobotocore]`, which the batch path's deferrable trigger needs "
-        f"(versions in the machine table). Importing it adds to the process: {rss:+.0f} MB of peak RSS "
-        "against the threaded engine here.",
+        f"(versions in the machine table). The asyncio engine's process peaked {rss:+.0f} MB above the "
+        "threaded engine's here (aiobotocore and aiohttp are imported on top of boto3).",
         "- moto's in-process `mock_aws` patches botocore's synchronous HTTP sending, which aiobotocore does "
         'not use: tests that run under `mock_aws` must pass `engine="threads"` (or use moto in server '
         "mode).",
