@@ -43,10 +43,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONCURRENCY = 64
-"""Requests in flight (coroutines or threads) sharing one client. One task is CPU-bound on one core
-from about 20 requests in flight at 20 ms; 64 was 3-7% faster than 32 and keeps the core busy up to
-about 50 ms of S3 latency, at +2 MB (BENCHMARKS.md, "Choosing the default concurrency")."""
+DEFAULT_CONCURRENCY = 128
+"""Requests in flight (coroutines or threads) sharing one client. One task of the asyncio engine is
+CPU-bound on one core from about 30 requests in flight at 20 ms of S3 latency, but needs about 60 to
+keep that core busy at 50 ms: there 128 made 1,200 objects/s against 1,047 for 64, for +2 MB and
++0.03 ms CPU per object at 20 ms (BENCHMARKS.md, "Choosing the default concurrency")."""
 DEFAULT_CHUNK_SIZE = 1000
 """Objects per chunk: the unit of the undo log and the bound on objects held in flight."""
 DEFAULT_EXTRA_RETRIES = 3
