@@ -37,7 +37,7 @@ DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_RETRY_MODE = "standard"
 RETRY_MODES = ("standard", "adaptive", "legacy")
 ENGINES = ("asyncio", "threads")
-"""``asyncio``: coroutines over one aiobotocore client (the default: about 40% less CPU per object,
+"""``asyncio``: coroutines over one aiobotocore client (the default: about a third less CPU per object,
 BENCHMARKS.md); ``threads``: a thread pool over one boto3 client (works under moto's ``mock_aws``)."""
 DEFAULT_ENGINE = "asyncio"
 
