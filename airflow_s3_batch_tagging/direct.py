@@ -537,13 +537,24 @@ class AsyncTaggingEngine(_EngineBase):
     async def _map(
         self, slots: asyncio.Semaphore, work: Callable[[Any], Awaitable[_Planned]], chunk: list[Any]
     ) -> list[_Planned]:
-        """``work`` over a chunk, in order, with no more than ``concurrency`` objects in flight overall."""
+        """``work`` over a chunk, in order, with no more than ``concurrency`` objects in flight overall.
+
+        An unexpected error (one ``work`` does not record per object, such as expired credentials)
+        cancels the chunk's other objects and is raised as it is.
+        """
 
         async def one(value: Any) -> _Planned:
             async with slots:
                 return await work(value)
 
-        return await asyncio.gather(*(one(value) for value in chunk))
+        tasks = [asyncio.ensure_future(one(value)) for value in chunk]
+        try:
+            return await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def run(self, items: Iterable[TaggingItem], *, total: int | None = None) -> TaggingResult:
         """Tag every object of ``items`` (``(ObjectRef, own TagSet or None)`` pairs, streamed)."""

@@ -670,14 +670,23 @@ async def test_async_engine_keeps_at_most_concurrency_requests_in_flight_and_str
 
 
 async def test_async_engine_raises_an_unexpected_error_and_leaves_no_request_running() -> None:
-    client = CountingClient(latency=0.01, fail_on="k5")
+    # k5 fails at once; every other request takes a long time: both chunks' others must be cancelled.
+    client = CountingClient(latency=5.0, fail_on="k5")
+    original = client.put_object_tagging
+
+    async def fail_fast(**kwargs: Any) -> dict[str, Any]:
+        if kwargs["Key"] == "k5":
+            raise RuntimeError("credentials expired")
+        return await original(**kwargs)
+
+    client.put_object_tagging = fail_fast  # type: ignore[method-assign]
+    engine = AsyncTaggingEngine(client, tags=TagSet({"a": "b"}), concurrency=12, chunk_size=8)
     with pytest.raises(RuntimeError, match="credentials expired"):
-        await AsyncTaggingEngine(client, tags=TagSet({"a": "b"}), concurrency=4, chunk_size=8).run(
-            (ObjectRef(PLAIN, f"k{i}"), None) for i in range(40)
-        )
-    await asyncio.sleep(0.05)
+        await asyncio.wait_for(engine.run((ObjectRef(PLAIN, f"k{i}"), None) for i in range(40)), timeout=2)
+    assert client.most_in_flight == 12  # k5 gave its slot back at once: both chunks were in flight
     assert client.in_flight == 0
-    assert client.finished < 40
+    assert client.finished == 0
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
 
 
 def test_async_engine_rejects_bad_settings() -> None:
