@@ -23,6 +23,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from botocore.exceptions import ClientError
 
 from airflow_s3_batch_tagging.errors import InvalidTagError, ManifestError, S3TaggingInputError
+from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
 from airflow_s3_batch_tagging.manifest import (
     CSV_MANIFEST_FORMAT,
     INVENTORY_MANIFEST_FORMAT,
@@ -241,15 +242,24 @@ class S3BatchOperationsHook(AwsBaseHook):
 
     :param account_id: The AWS account that owns the jobs. When not given, the connection extra
         ``account_id`` is used, else the caller's account from STS ``GetCallerIdentity``.
+    :param expected_bucket_owner: account id sent as ``ExpectedBucketOwner`` on every request of
+        ``s3_client`` that accepts it (manifest upload and reads, completion report reads).
 
     .. seealso::
         - :class:`airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook`
     """
 
-    def __init__(self, *args: Any, account_id: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        account_id: str | None = None,
+        expected_bucket_owner: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs["client_type"] = "s3control"
         super().__init__(*args, **kwargs)
         self._account_id = account_id
+        self.expected_bucket_owner = expected_bucket_owner
 
     @cached_property
     def waiter_path(self) -> Path:
@@ -271,13 +281,16 @@ class S3BatchOperationsHook(AwsBaseHook):
 
     @cached_property
     def s3_client(self) -> S3Client:
-        """An S3 client with the same credentials, region, endpoint and botocore config."""
-        return self.get_session(region_name=self.region_name).client(
+        """An S3 client with the same credentials, region, endpoint and botocore config (and
+        ``ExpectedBucketOwner`` on every request, when the hook has one)."""
+        client = self.get_session(region_name=self.region_name).client(
             service_name="s3",
             endpoint_url=self.conn_config.get_service_endpoint_url("s3"),
             config=self._get_config(),
             verify=self.verify,
         )
+        expect_bucket_owner(client, self.expected_bucket_owner)
+        return client
 
     # -- jobs -----------------------------------------------------------------------------------
 

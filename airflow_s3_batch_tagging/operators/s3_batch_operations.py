@@ -19,6 +19,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
+from airflow_s3_batch_tagging.hooks.bucket_owner import validate_expected_bucket_owner
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
     JOB_FAILURE_STATES,
     S3BatchOperationsHook,
@@ -79,6 +80,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         "job_tags",
         "report_location",
         "report_scope",
+        "expected_bucket_owner",
     )
     template_fields_renderers = {"manifest_generator": "json", "job_tags": "json", "objects": "json"}
     operator_extra_links = (S3BatchJobLink(),)
@@ -110,6 +112,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         max_failure_ratio: float = 0.0,
         cancel_on_kill: bool = True,
         first_failures: int = DEFAULT_FIRST_FAILURES,
+        expected_bucket_owner: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -136,11 +139,16 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         self.max_failure_ratio = max_failure_ratio
         self.cancel_on_kill = cancel_on_kill
         self.first_failures = first_failures
+        self.expected_bucket_owner = expected_bucket_owner
         self._job_id: str | None = None
 
     @property
     def _hook_parameters(self) -> dict[str, Any]:
-        return {**super()._hook_parameters, "account_id": self.account_id}
+        return {
+            **super()._hook_parameters,
+            "account_id": self.account_id,
+            "expected_bucket_owner": self.expected_bucket_owner,
+        }
 
     # -- validation (no request is made before all of it passed) ---------------------------------
 
@@ -170,6 +178,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         validate_role_arn(self.role_arn)
         if self.account_id is not None:
             validate_account_id(self.account_id)
+        validate_expected_bucket_owner(self.expected_bucket_owner)
         plan["priority"] = validate_priority(_as_int(self.priority, "priority"))
         validate_description(self.description)
         job_tags_to_boto(self.job_tags)
@@ -210,7 +219,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
             resolve_manifest_format(key, self.manifest_format)
         else:
             plan["manifest_generator"] = normalize_manifest_generator(
-                self.manifest_generator, partition=partition
+                self.manifest_generator, partition=partition, expected_bucket_owner=self.expected_bucket_owner
             )
         report_location = None
         if self.report_location is not None:
@@ -473,6 +482,10 @@ class S3BatchPutObjectTaggingOperator(_S3BatchTaggingOperator):
         The task fails when failures exceed both ``max_failed_tasks`` and ``max_failure_ratio``.
     :param cancel_on_kill: Cancel the job when the task is killed (default True).
     :param first_failures: How many failed objects the result lists (default 10).
+    :param expected_bucket_owner: Account id sent as ``ExpectedBucketOwner`` on the operator's own S3
+        requests (manifest upload and reads, completion report reads) and, unless the generator sets
+        one, as the manifest generator's ``ExpectedBucketOwner`` of its source bucket. The job's
+        tagging requests are made by S3 Batch Operations with ``role_arn``. (templated)
     :param aws_conn_id: The Airflow connection used for AWS credentials.
     :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
     :param verify: Whether or not to verify SSL certificates.
@@ -505,12 +518,13 @@ class S3BatchDeleteObjectTaggingOperator(_S3BatchTaggingOperator):
 
 
 def normalize_manifest_generator(
-    generator: Mapping[str, Any] | None, *, partition: str = "aws"
+    generator: Mapping[str, Any] | None, *, partition: str = "aws", expected_bucket_owner: str | None = None
 ) -> dict[str, Any]:
     """Return a ``ManifestGenerator`` argument from an ``S3JobManifestGenerator`` dict.
 
     ``SourceBucket`` may be a bucket name, ``s3://bucket`` or a bucket ARN; ``EnableManifestOutput``
-    defaults to False. A dict already wrapped in ``{"S3JobManifestGenerator": ...}`` is accepted.
+    defaults to False; ``ExpectedBucketOwner`` (of the source bucket) defaults to
+    ``expected_bucket_owner``. A dict already wrapped in ``{"S3JobManifestGenerator": ...}`` is accepted.
     """
     if not isinstance(generator, Mapping):
         raise S3TaggingInputError(f"Invalid manifest_generator {generator!r}: expected a dict.")
@@ -534,6 +548,8 @@ def normalize_manifest_generator(
             )
     inner["SourceBucket"] = source
     inner.setdefault("EnableManifestOutput", False)
+    if expected_bucket_owner and "ExpectedBucketOwner" not in inner:
+        inner["ExpectedBucketOwner"] = expected_bucket_owner
     return {"S3JobManifestGenerator": inner}
 
 

@@ -9,6 +9,7 @@ from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
+from airflow_s3_batch_tagging.hooks.bucket_owner import validate_expected_bucket_owner
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
     JOB_FAILURE_STATES,
     JOB_INTERMEDIATE_STATES,
@@ -42,6 +43,8 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
     :param deferrable: Wait in the triggerer (default ``[operators] default_deferrable``).
     :param poke_interval: Seconds between status checks (default 30).
     :param max_retries: Status checks in deferrable mode before giving up (default 2880).
+    :param expected_bucket_owner: Account id sent as ``ExpectedBucketOwner`` when reading the job's
+        completion report. (templated)
     :param aws_conn_id: The Airflow connection used for AWS credentials.
     :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
     :param verify: Whether or not to verify SSL certificates.
@@ -53,7 +56,7 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
     INTERMEDIATE_STATES: tuple[str, ...] = JOB_INTERMEDIATE_STATES
 
     aws_hook_class = S3BatchOperationsHook
-    template_fields: Sequence[str] = aws_template_fields("job_id", "account_id")
+    template_fields: Sequence[str] = aws_template_fields("job_id", "account_id", "expected_bucket_owner")
     ui_color = "#ff9900"
 
     def __init__(
@@ -67,6 +70,7 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = 30,
         max_retries: int = 2880,
+        expected_bucket_owner: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
@@ -77,13 +81,19 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
         self.first_failures = first_failures
         self.deferrable = deferrable
         self.max_retries = max_retries
+        self.expected_bucket_owner = expected_bucket_owner
 
     @property
     def _hook_parameters(self) -> dict[str, Any]:
-        return {**super()._hook_parameters, "account_id": self.account_id}
+        return {
+            **super()._hook_parameters,
+            "account_id": self.account_id,
+            "expected_bucket_owner": self.expected_bucket_owner,
+        }
 
     def execute(self, context: Context) -> Any:
         validate_failure_tolerance(self.max_failed_tasks, self.max_failure_ratio)
+        validate_expected_bucket_owner(self.expected_bucket_owner)
         if self.deferrable:
             self.defer(
                 trigger=S3BatchJobTrigger(

@@ -107,6 +107,8 @@ def _attach(op: Any, hook: mock.MagicMock) -> None:
         ({"tags": "tier=cold"}, "expected a dict"),
         ({"role_arn": "arn:aws:iam::12:role/x"}, "Invalid role ARN"),
         ({"account_id": "abc"}, "Invalid AWS account id 'abc'"),
+        ({"expected_bucket_owner": "12345"}, "Invalid expected_bucket_owner '12345'"),
+        ({"expected_bucket_owner": 123456789012}, "Invalid expected_bucket_owner 123456789012"),
         ({"manifest_location": "manifests/batch"}, "Invalid manifest_location 'manifests/batch'"),
         ({"report_location": "https://x/y"}, "Invalid report_location 'https://x/y'"),
         ({"manifest": "s3://manifests-in/list.csv"}, "exactly one manifest source.*got objects, manifest"),
@@ -176,6 +178,26 @@ def test_normalize_manifest_generator_turns_names_into_arns() -> None:
     )
     with pytest.raises(S3TaggingInputError, match="Invalid S3 bucket name 'Bad_Bucket'"):
         normalize_manifest_generator({"SourceBucket": "Bad_Bucket"})
+
+
+def test_the_generator_expects_the_source_bucket_owner_unless_it_names_one() -> None:
+    generator = normalize_manifest_generator({"SourceBucket": "src"}, expected_bucket_owner=ACCOUNT)
+    assert generator["S3JobManifestGenerator"]["ExpectedBucketOwner"] == ACCOUNT
+    own = {"SourceBucket": "src", "ExpectedBucketOwner": "210987654321"}
+    kept = normalize_manifest_generator(own, expected_bucket_owner=ACCOUNT)
+    assert kept["S3JobManifestGenerator"]["ExpectedBucketOwner"] == "210987654321"
+    assert (
+        "ExpectedBucketOwner"
+        not in normalize_manifest_generator({"SourceBucket": "src"})["S3JobManifestGenerator"]
+    )
+    op = _operator(
+        objects=None,
+        manifest_generator={"SourceBucket": "src"},
+        expected_bucket_owner=ACCOUNT,
+    )
+    assert op._validate()["manifest_generator"]["S3JobManifestGenerator"]["ExpectedBucketOwner"] == ACCOUNT
+    assert op._hook_parameters["expected_bucket_owner"] == ACCOUNT
+    assert "expected_bucket_owner" in op.template_fields
 
 
 def test_constructor_only_stores_arguments_and_templates_the_user_fields() -> None:

@@ -26,6 +26,7 @@ from airflow_s3_batch_tagging.operators.s3_object_tagging import (
     S3RestoreObjectTaggingOperator,
     plan_tagging_batches,
 )
+from airflow_s3_batch_tagging.sensors.s3_batch_operations import S3BatchJobSensor
 
 from .conftest import put_objects, tags_of
 
@@ -145,14 +146,20 @@ def test_no_credentials_in_logs_xcom_or_written_objects(
 
 
 class _RequestLog:
-    """Every HTTP request botocore sends in this process (method, URL, headers)."""
+    """Every HTTP request botocore sends in this process (method, URL, headers, thread name)."""
 
     def __init__(self) -> None:
-        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.requests: list[tuple[str, str, dict[str, str], str]] = []
         self.lock = threading.Lock()
 
     def s3_requests(self) -> list[tuple[str, str, dict[str, str]]]:
-        return [r for r in self.requests if "/v20180820/" not in r[1] and "sts." not in r[1]]
+        """The S3 requests of the provider: not S3 Control or STS, nor the job emulator's own (which
+        stand for the requests S3 Batch Operations makes in AWS, with the job's role)."""
+        return [
+            (method, url, headers)
+            for method, url, headers, thread in self.requests
+            if "/v20180820/" not in url and "sts." not in url and not thread.startswith("s3-batch-")
+        ]
 
 
 @pytest.fixture
@@ -167,7 +174,7 @@ def request_log(monkeypatch: pytest.MonkeyPatch) -> _RequestLog:
             headers = {
                 k.lower(): v.decode() if isinstance(v, bytes) else str(v) for k, v in request.headers.items()
             }
-            log.requests.append((request.method, request.url, headers))
+            log.requests.append((request.method, request.url, headers, threading.current_thread().name))
 
     def recording_send(self: Any, request: Any) -> Any:
         record(request)
@@ -233,5 +240,81 @@ def test_expected_bucket_owner_is_sent_on_every_s3_request_of_the_direct_path(
             f"(merge, undo log) and S3RestoreObjectTaggingOperator: {len(sent)} S3 requests, "
             f"{len(without)} without the x-amz-expected-bucket-owner header. 'Objects lost' counts "
             "requests without it."
+        ),
+    )
+
+
+@pytest.mark.usefixtures("aws_default_conn")
+def test_expected_bucket_owner_is_sent_on_every_s3_request_of_the_batch_path(
+    run_dag: Callable[..., Any],
+    local_aws: Any,
+    s3: Any,
+    aws_faults: Any,
+    request_log: _RequestLog,
+    reliability: Any,
+) -> None:
+    owner = local_aws.account_id
+    bucket = local_aws.create_bucket()
+    keys = [f"batch-owned/{i:02d}.csv" for i in range(6)]
+    put_objects(s3, bucket, {key: {"owner": "a"} for key in keys})
+    manifest = io.BytesIO()
+    write_csv_manifest((ObjectRef(bucket, key) for key in keys[:3]), manifest)
+    s3.put_object(Bucket=bucket, Key="given/manifest.csv", Body=manifest.getvalue())
+    # One failed task per job, so that the operator and the sensor read the completion reports.
+    aws_faults.failing_keys = {f"{bucket}/{keys[0]}", f"{bucket}/{keys[3]}"}
+    request_log.requests.clear()
+    with DAG(
+        f"owner_batch_{uuid.uuid4().hex[:8]}", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)
+    ) as dag:
+        uploaded = S3BatchPutObjectTaggingOperator(
+            task_id="uploaded", objects=[f"s3://{bucket}/{key}" for key in keys[3:]], tags={"tier": "batch"},
+            role_arn=local_aws.role_arn, manifest_location=f"s3://{bucket}/m/", report_scope="AllTasks",
+            waiter_delay=0, max_failed_tasks=1, expected_bucket_owner=owner,
+        )  # fmt: skip
+        given = S3BatchPutObjectTaggingOperator(
+            task_id="given", manifest=f"s3://{bucket}/given/manifest.csv", tags={"tier": "batch"},
+            role_arn=local_aws.role_arn, report_location=f"s3://{bucket}/reports/", report_scope="AllTasks",
+            wait_for_completion=False, expected_bucket_owner=owner,
+        )  # fmt: skip
+        watch = S3BatchJobSensor(
+            task_id="watch",
+            job_id="{{ ti.xcom_pull(task_ids='given')['job_id'] }}",
+            poke_interval=0.1,
+            max_failed_tasks=1,
+            expected_bucket_owner=owner,
+        )
+        uploaded >> given >> watch
+
+    run = run_dag(dag)
+    aws_faults.clear()
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states == {"uploaded": "success", "given": "success", "watch": "success"}
+
+    sent = request_log.s3_requests()
+    without = [
+        (method, url) for method, url, headers in sent if headers.get("x-amz-expected-bucket-owner") != owner
+    ]
+    methods = {method for method, _, _ in sent}
+    # manifest upload (PUT), manifest reads (HEAD, GET of a range), report reads (GET) of both jobs
+    assert {"PUT", "HEAD", "GET"} <= methods
+    assert len([url for method, url, _ in sent if method == "GET" and "/reports/" in url]) >= 4
+    assert without == []
+    failed = {keys[0], keys[3]}
+    assert all(
+        tags_of(s3, bucket, key) == ({"owner": "a"} if key in failed else {"tier": "batch"}) for key in keys
+    )
+    reliability.record(
+        name="Security: ExpectedBucketOwner on every S3 request of the batch path",
+        faults="none (every request botocore sent was recorded)",
+        faults_injected=0,
+        objects_checked=len(keys),
+        objects_lost=len(without),
+        notes=(
+            f"S3BatchPutObjectTaggingOperator from objects (manifest uploaded) and from a given CSV "
+            f"manifest, one failing key each, then S3BatchJobSensor reading the second job's report: "
+            f"{len(sent)} S3 requests "
+            f"made by the provider, {len(without)} without the x-amz-expected-bucket-owner header "
+            "(the emulator's own requests, which S3 Batch Operations would make with the job's role, "
+            "are not counted). 'Objects lost' counts requests without it."
         ),
     )
