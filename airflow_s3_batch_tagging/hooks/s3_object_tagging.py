@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import platform
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import asynccontextmanager, suppress
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -182,10 +183,29 @@ class S3ObjectTaggingHook(AwsBaseHook):
 
 
 def _run_coroutine(coroutine: Coroutine[Any, Any, TaggingResult]) -> TaggingResult:
-    """Run ``coroutine`` on a new event loop; in a worker thread if this thread already runs one."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
+    """Run ``coroutine`` on a new event loop in a worker thread, and wait for it in this one.
+
+    Python runs signal handlers in the main thread. Were the loop running there, an exception raised by
+    a handler (Airflow's ``execution_timeout`` raises ``AirflowTaskTimeout`` from SIGALRM) could land in
+    one of the loop's callbacks, which asyncio logs and swallows, and the task would go on to the end.
+    Here it is raised in the wait: the run is then cancelled (requests stopped, client closed) before the
+    exception goes on. This also works when this thread already runs an event loop.
+    """
+    started: Future[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any] | None]] = Future()
+
+    async def main() -> TaggingResult:
+        started.set_result((asyncio.get_running_loop(), asyncio.current_task()))
+        return await coroutine
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-tagging-loop") as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+        done = pool.submit(contextvars.copy_context().run, asyncio.run, main())
+        try:
+            return done.result()
+        except BaseException:
+            either: list[Future[Any]] = [started, done]
+            wait(either, return_when=FIRST_COMPLETED)  # the loop has started, or the run has ended
+            loop, task = started.result() if started.done() else (None, None)
+            if loop is not None and task is not None and not done.done():
+                with suppress(RuntimeError):  # the loop closed meanwhile: nothing left to cancel
+                    loop.call_soon_threadsafe(task.cancel)
+            raise
