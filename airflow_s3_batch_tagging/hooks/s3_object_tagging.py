@@ -23,6 +23,7 @@ from airflow_s3_batch_tagging.direct import (
     TaggingItem,
     TaggingResult,
 )
+from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
@@ -115,7 +116,7 @@ class S3ObjectTaggingHook(AwsBaseHook):
     def conn(self) -> Any:
         """One boto3 S3 client, safe to share between threads (cached)."""
         client: Any = self.get_client_type(region_name=self.region_name, config=self.tagging_config())
-        self._register_expected_bucket_owner(client)
+        expect_bucket_owner(client, self.expected_bucket_owner)
         return client
 
     @asynccontextmanager
@@ -129,18 +130,8 @@ class S3ObjectTaggingHook(AwsBaseHook):
             region_name=self.region_name, config=self.tagging_config(), deferrable=True
         )
         async with creator as client:
-            self._register_expected_bucket_owner(client)
+            expect_bucket_owner(client, self.expected_bucket_owner)
             yield client
-
-    def _register_expected_bucket_owner(self, client: Any) -> None:
-        if self.expected_bucket_owner:
-            client.meta.events.register("before-parameter-build.s3", self._add_expected_bucket_owner)
-
-    def _add_expected_bucket_owner(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
-        """Send ``ExpectedBucketOwner`` on every operation that takes it, unless the call set one."""
-        shape = model.input_shape
-        if shape is not None and "ExpectedBucketOwner" in shape.members:
-            params.setdefault("ExpectedBucketOwner", self.expected_bucket_owner)
 
     def get_conn(self) -> Any:
         return self.conn
@@ -161,7 +152,18 @@ class S3ObjectTaggingHook(AwsBaseHook):
         self.tagging_config()  # validates the settings before any request
         if self.engine == "threads":
             return TaggingEngine(self.conn, **options).run(items, total=total)
-        return _run_coroutine(self._tag_objects_async(items, total, options))
+        try:
+            return _run_coroutine(self._tag_objects_async(items, total, options))
+        except TypeError as err:
+            if "can't be used in 'await' expression" not in str(err):
+                raise
+            # What aiobotocore raises when a boto3-only patch such as moto's in-process mock_aws
+            # answers its request with a synchronous response.
+            raise RuntimeError(
+                "The asyncio engine's aiobotocore client got a synchronous HTTP response: is moto's "
+                "in-process mock_aws (or another boto3-only patch) active? Use engine='threads' there, "
+                "or moto in server mode (such as airflow_s3_batch_tagging.testing.LocalAWS)."
+            ) from err
 
     async def _tag_objects_async(
         self, items: Iterable[TaggingItem], total: int | None, options: dict[str, Any]

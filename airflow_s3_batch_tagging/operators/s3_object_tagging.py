@@ -13,6 +13,7 @@ from airflow.sdk import task
 
 from airflow_s3_batch_tagging.direct import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, TaggingResult
 from airflow_s3_batch_tagging.errors import InvalidObjectRefError, InvalidTagError, S3TaggingInputError
+from airflow_s3_batch_tagging.hooks.bucket_owner import validate_expected_bucket_owner
 from airflow_s3_batch_tagging.hooks.s3_object_tagging import (
     DEFAULT_ENGINE,
     DEFAULT_MAX_ATTEMPTS,
@@ -47,14 +48,6 @@ def _as_bool(value: Any, name: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
         return value.strip().lower() in ("true", "1", "yes")
     raise S3TaggingInputError(f"Invalid {name} {value!r}: expected True or False.")
-
-
-def _check_expected_bucket_owner(owner: Any) -> None:
-    """An ``ExpectedBucketOwner`` is an account id: 12 digits (checked before any request)."""
-    if owner is not None and not (isinstance(owner, str) and len(owner) == 12 and owner.isdigit()):
-        raise S3TaggingInputError(
-            f"Invalid expected_bucket_owner {owner!r}: it must be an AWS account id of exactly 12 digits."
-        )
 
 
 class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
@@ -110,7 +103,7 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         validate_failure_tolerance(
             self.max_failed_objects, self.max_failure_ratio, count_name="max_failed_objects"
         )
-        _check_expected_bucket_owner(self.expected_bucket_owner)
+        validate_expected_bucket_owner(self.expected_bucket_owner)
         return dry_run, skip_unchanged
 
     def _log_progress(self, done: int, total: int | None, rate: float) -> None:
@@ -531,7 +524,7 @@ def plan_tagging_batches(
     ``expected_bucket_owner`` is sent as ``ExpectedBucketOwner`` on the manifest reads and listings.
     """
     client = None
-    _check_expected_bucket_owner(expected_bucket_owner)
+    validate_expected_bucket_owner(expected_bucket_owner)
     if objects is None:
         client = S3ObjectTaggingHook(
             aws_conn_id=aws_conn_id,

@@ -231,3 +231,13 @@ def test_an_exception_raised_by_a_signal_handler_stops_the_asyncio_engine(
     assert client.closed  # cancelled and closed before the exception went on
     assert client.started < 20
     assert client.finished < client.started  # the requests in flight were cancelled, not awaited
+
+
+def test_the_asyncio_engine_under_moto_mock_says_to_use_threads() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="hook-bucket")
+        s3.put_object(Bucket="hook-bucket", Key="a", Body=b"x", Tagging="old=1")
+        hook = S3ObjectTaggingHook(aws_conn_id=None, region_name="us-east-1", concurrency=2)
+        with pytest.raises(RuntimeError, match="mock_aws .* Use engine='threads' there"):
+            hook.tag_objects([(ObjectRef("hook-bucket", "a"), None)], tags=TagSet({"new": "2"}))
