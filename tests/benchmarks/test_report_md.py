@@ -117,3 +117,14 @@ def test_missing_threads_and_uvloop_rows_are_left_out() -> None:
     assert "threaded engine" not in text
     assert "under uvloop" not in text
     assert "| 35.0x with the default engine (asyncio); bare aiobotocore, no engine: 37.5x" in text
+
+
+def test_sweep_recommendation_does_not_flip_on_a_percent_of_noise() -> None:
+    # A real run: 128 was 94.6% of the best at 20 ms (just under 95%) and the best at 50 ms; 256 was
+    # worse at both. A threshold rule jumped to 256; the worst-share score keeps 128.
+    run_20ms = {16: 691.0, 32: 1334.0, 64: 1496.0, 128: 1415.0, 256: 1311.0}
+    run_50ms = {16: 296.0, 32: 570.0, 64: 1071.0, 128: 1324.0, 256: 1323.0}
+    text = render(results(128, sweep(run_20ms, run_50ms)))
+    assert "**Recommended default concurrency: 128.**" in text
+    assert "it matches" in text
+    assert "64: 81%, 128: 95%, 256: 88%" in text
