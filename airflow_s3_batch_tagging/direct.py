@@ -6,7 +6,7 @@ skips, the undo log, retries, counting) and differ only in how requests run conc
 
 - ``AsyncTaggingEngine`` (the hook's default): coroutines on one event loop sharing one
   aiobotocore client. Same botocore pipeline (SigV4 signing, checksums, retries), but no thread
-  hand-offs: about 0.74 ms of CPU per object against 1.17 ms for threads (BENCHMARKS.md).
+  hand-offs: about 0.7 ms of CPU per object against about 1.2 ms for threads (BENCHMARKS.md).
 - ``TaggingEngine``: a thread pool sharing one boto3 client. Works with any boto3 client,
   including moto's in-process ``mock_aws`` (which aiobotocore cannot use).
 

@@ -9,10 +9,10 @@ RATIO_TARGET = 25.0
 RSS_FLAT_MB = 50.0
 SWEEP_SHARE = 0.95
 """The share of the best throughput at 20 ms that counts as "within reach" in the Little's-law text."""
-SCORE_TOLERANCE = 0.03
-"""A concurrency's score is its worst share, over the sweep's latencies, of that latency's best
-throughput; the recommendation is the smallest concurrency within this many points of the best score
-(so that run-to-run noise of a percent or two does not flip it)."""
+# The default concurrency: each concurrency scores its worst share, over the sweep's latencies, of that
+# latency's best median throughput. The recommendation is the smallest concurrency that the runs cannot
+# tell apart from the top scorer: at every latency its best run reaches the top scorer's worst run. So
+# run-to-run noise (the sweep's runs spread by several percent on 2 shared cores) does not flip it.
 SUGGESTED = "static user_agent, parameter_validation=False"
 THREAD_ROWS = ("replace_threads", "merge_threads", "slowdown_threads")
 
@@ -303,9 +303,16 @@ def _sweep(results: dict[str, Any]) -> list[str]:
             sweeps[latency][concurrency].median("objects_per_second") / best[latency] for latency in latencies
         )
 
+    def indistinguishable(concurrency: int, top: int) -> bool:
+        return all(
+            sweeps[latency][concurrency].spread("objects_per_second")[1]
+            >= sweeps[latency][top].spread("objects_per_second")[0]
+            for latency in latencies
+        )
+
     scores = {c: score(c) for c in concurrencies}
-    top = max(scores.values())
-    recommended = min(c for c in concurrencies if scores[c] >= top - SCORE_TOLERANCE)
+    top_scorer = max(concurrencies, key=lambda c: (scores[c], -c))
+    recommended = min(c for c in concurrencies if c == top_scorer or indistinguishable(c, top_scorer))
     fast_enough = min(
         c for c in concurrencies if sweeps[base][c].median("objects_per_second") >= SWEEP_SHARE * best[base]
     )
@@ -331,10 +338,10 @@ def _sweep(results: dict[str, Any]) -> list[str]:
         f"**Recommended default concurrency: {recommended}.** Rule: each concurrency scores its worst "
         f"share of the best throughput across the latencies tested (best "
         + ", ".join(f"{_n(best[latency])}/s at {latency * 1000:.0f} ms" for latency in latencies)
-        + "); the recommendation is the smallest concurrency within "
-        f"{SCORE_TOLERANCE * 100:.0f} points of the top score. Scores: "
+        + "), and the recommendation is the smallest concurrency that the runs cannot tell apart from "
+        "the top scorer (at every latency its best run reaches the top scorer's worst run). Scores: "
         + ", ".join(f"{c}: {scores[c]:.0%}" for c in concurrencies)
-        + f". {verdict}",
+        + f"; top: {top_scorer}. {verdict}",
         "",
         "Why: one task is CPU-bound on one core, so throughput stops growing once that core is busy. By "
         f"Little's law that takes about throughput x latency requests in flight: "
@@ -564,10 +571,11 @@ def _cpu(results: dict[str, Any]) -> list[str]:
         "threaded engine's here (aiobotocore and aiohttp are imported on top of boto3).",
         "- moto's in-process `mock_aws` patches botocore's synchronous HTTP sending, which aiobotocore does "
         'not use: tests that run under `mock_aws` must pass `engine="threads"` (or use moto in server '
-        "mode).",
-        "- Each run of the hook's `tag_objects` runs on an event loop of its own (in a worker thread when "
-        "the calling thread already runs one), with its own aiobotocore client; the undo log is written "
-        "by a blocking boto3 client from a worker thread, so the loop keeps serving requests meanwhile.",
+        "mode); on the default engine they fail with a RuntimeError that says so.",
+        "- Each run of the hook's `tag_objects` runs on an event loop of its own in a worker thread, with "
+        "its own aiobotocore client, while the calling thread waits: a signal handler's exception (Airflow's "
+        "`execution_timeout`) is raised there and cancels the run. The undo log is written by a blocking "
+        "boto3 client from another worker thread, so the loop keeps serving requests meanwhile.",
         '- `engine="threads"` stays available: same options, results and rules, any boto3 client.',
         "",
     ]
