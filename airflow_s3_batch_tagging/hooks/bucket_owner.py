@@ -1,15 +1,24 @@
-"""``ExpectedBucketOwner`` on every S3 request of a client: one rule for both paths' hooks."""
+"""AWS account ids, and ``ExpectedBucketOwner`` on every S3 request of a client: one rule for both
+paths' hooks and operators."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, TypeGuard
 
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
+
+_ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+def is_account_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is an AWS account id: a string of exactly 12 digits."""
+    return isinstance(value, str) and _ACCOUNT_ID.fullmatch(value) is not None
 
 
 def validate_expected_bucket_owner(owner: object) -> None:
     """``expected_bucket_owner`` is None or an account id of 12 digits (checked before any request)."""
-    if owner is not None and not (isinstance(owner, str) and len(owner) == 12 and owner.isdigit()):
+    if owner is not None and not is_account_id(owner):
         raise S3TaggingInputError(
             f"Invalid expected_bucket_owner {owner!r}: it must be an AWS account id of exactly 12 digits."
         )

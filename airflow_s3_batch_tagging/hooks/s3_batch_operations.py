@@ -23,7 +23,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from botocore.exceptions import ClientError
 
 from airflow_s3_batch_tagging.errors import InvalidTagError, ManifestError, S3TaggingInputError
-from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
+from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner, is_account_id
 from airflow_s3_batch_tagging.manifest import (
     CSV_MANIFEST_FORMAT,
     INVENTORY_MANIFEST_FORMAT,
@@ -80,7 +80,6 @@ MAX_JOB_TAGS = 50
 MAX_DESCRIPTION_LENGTH = 256
 MAX_TOKEN_LENGTH = 64
 
-_ACCOUNT_ID = re.compile(r"\d{12}")
 _ROLE_ARN = re.compile(r"arn:[^:]+:iam::\d{12}:role/.+")
 _MANIFEST_PEEK_BYTES = 64 * 1024
 _SPOOL_BYTES = 16 * 1024 * 1024
@@ -90,7 +89,7 @@ _CHECKSUM_METADATA = "sha256"
 
 def validate_account_id(account_id: object) -> str:
     """Return ``account_id`` when it is 12 digits, else raise ``ValueError`` naming it."""
-    if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
+    if not is_account_id(account_id):
         raise S3TaggingInputError(f"Invalid AWS account id {account_id!r}: it must be exactly 12 digits.")
     return account_id
 
