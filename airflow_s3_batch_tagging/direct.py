@@ -215,19 +215,7 @@ previous), for FAILED an ``ObjectFailure``, for SKIPPED None."""
 class _EngineBase:
     """The settings and rules both engines share: what to read, what to write, how to count.
 
-    :param client: the S3 client the requests go through (see the engines for which kind).
-    :param tags: the tags every object gets unless it brings its own (for ``remove``: the keys).
-    :param mode: ``replace``, ``merge``, ``remove`` or ``delete``.
-    :param concurrency: requests in flight at most.
-    :param skip_unchanged: read each object's tags first and write only those that change.
-    :param dry_run: read and count what would change; write nothing (no undo log either).
-    :param undo_log: where to write the previous tag sets before changing them.
-    :param expected_bucket_owner: passed as ``ExpectedBucketOwner`` on every request.
-    :param extra_retries: retries after botocore gave up on a retryable error.
-    :param retry_backoff: base of the engine's exponential backoff, in seconds.
-    :param chunk_size: objects per chunk (undo log part).
-    :param progress: called as ``progress(done, total_or_None, objects_per_second)`` at most every
-        ``progress_interval`` seconds and at the end.
+    The parameters are documented once, on ``AsyncTaggingEngine``.
     """
 
     def __init__(
