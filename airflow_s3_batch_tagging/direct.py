@@ -171,6 +171,10 @@ class _Failed(Exception):
         self.code = code
         self.retries = retries
 
+    def outcome(self, ref: ObjectRef, retries_before: int) -> _Planned:
+        """The object's FAILED outcome, counting the retries spent before this request too."""
+        return FAILED, ref, ObjectFailure(ref, self.code, str(self)), retries_before + self.retries
+
 
 def _metadata(err: ClientError) -> Mapping[str, Any]:
     response: Mapping[str, Any] = err.response
@@ -410,7 +414,7 @@ class TaggingEngine(_EngineBase):
             try:
                 response, retries = self._call(self.client.get_object_tagging, kwargs)
             except _Failed as failed:
-                return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), failed.retries
+                return failed.outcome(ref, 0)
             previous = self._tags_of(response)
         return self._decide(ref, own, kwargs, previous, retries)
 
@@ -422,7 +426,7 @@ class TaggingEngine(_EngineBase):
         try:
             retries += self._call(getattr(self.client, request[0]), request[1])[1]
         except _Failed as failed:
-            return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), retries + failed.retries
+            return failed.outcome(ref, retries)
         return outcome, ref, None, retries
 
     def _tag_one(self, item: TaggingItem) -> _Planned:
@@ -504,7 +508,7 @@ class AsyncTaggingEngine(_EngineBase):
             try:
                 response, retries = await self._call(self.client.get_object_tagging, kwargs)
             except _Failed as failed:
-                return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), failed.retries
+                return failed.outcome(ref, 0)
             previous = self._tags_of(response)
         return self._decide(ref, own, kwargs, previous, retries)
 
@@ -516,7 +520,7 @@ class AsyncTaggingEngine(_EngineBase):
         try:
             retries += (await self._call(getattr(self.client, request[0]), request[1]))[1]
         except _Failed as failed:
-            return FAILED, ref, ObjectFailure(ref, failed.code, str(failed)), retries + failed.retries
+            return failed.outcome(ref, retries)
         return outcome, ref, None, retries
 
     async def _tag_one(self, item: TaggingItem) -> _Planned:
