@@ -6,8 +6,8 @@
   for one test, through environment variables; returns the connection id;
 - ``aws_faults``: the stand-in's fault injection, turned off again after the test.
 
-Importing this module imports neither Airflow nor moto, so it costs nothing in test runs that do
-not use the fixtures.
+Importing this module imports neither Airflow, boto3 nor moto (the stand-in is imported inside the
+fixtures), so it costs nothing in test runs that do not use them.
 """
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_s3_batch_tagging.testing.server import LocalAWS
-
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow_s3_batch_tagging.testing.faults import Faults
+    from airflow_s3_batch_tagging.testing.server import LocalAWS
 
 
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalAWS]:
     """A running ``LocalAWS`` (moto's S3 and the S3 Batch Operations emulator) shared by the session."""
+    from airflow_s3_batch_tagging.testing.server import LocalAWS
+
     with LocalAWS() as aws:
         yield aws
 

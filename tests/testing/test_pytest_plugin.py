@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -48,3 +50,21 @@ def test_aws_faults_starts_clean(aws_faults: Faults, local_aws: LocalAWS) -> Non
 
 def test_aws_faults_was_cleared_after_the_previous_test(local_aws: LocalAWS, s3: Any) -> None:
     assert local_aws.faults.slowdown_ratio == 0.0
+
+
+def test_plugin_import_loads_no_aws_or_moto() -> None:
+    code = (
+        "import sys, airflow_s3_batch_tagging.testing.pytest_plugin; "
+        "print(sorted(m for m in ('boto3', 'botocore', 'moto', 'airflow', 'werkzeug') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+    assert loaded.strip() == "[]"
+
+
+def test_package_names_still_resolve_lazily() -> None:
+    import airflow_s3_batch_tagging.testing as testing
+
+    assert testing.LocalAWS.__name__ == "LocalAWS"
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = testing.Nope
