@@ -290,12 +290,6 @@ def test_waiter_file_defines_completion_and_preparation_acceptors() -> None:
     states = {(a["expected"], a["state"]) for a in complete["acceptors"]}
     assert states == {("Complete", "success"), ("Failed", "failure"), ("Cancelled", "failure")}
     assert all(a["argument"] == "Job.Status" and a["matcher"] == "path" for a in complete["acceptors"])
-    prepared = model["waiters"]["batch_job_prepared"]
-    accepted = {a["expected"] for a in prepared["acceptors"] if a["state"] == "success"}
-    assert accepted == set(JOB_INTERMEDIATE_STATES + JOB_SUCCESS_STATES + JOB_FAILURE_STATES) - {
-        "New",
-        "Preparing",
-    }
 
 
 def test_hook_lists_the_custom_waiters(hook: S3BatchOperationsHook) -> None:
@@ -317,6 +311,30 @@ def test_wait_for_job_stops_on_failed_or_cancelled(
     stub.add_response("describe_job", {"Job": _job(status)}, {"AccountId": ACCOUNT, "JobId": JOB_ID})
     with pytest.raises(WaiterTerminalFailure, match=f"job {JOB_ID} failed"):
         hook.wait_for_job(JOB_ID, waiter_delay=0, waiter_max_attempts=5)
+
+
+@pytest.mark.parametrize(
+    "status",
+    sorted(set(JOB_INTERMEDIATE_STATES + JOB_SUCCESS_STATES + JOB_FAILURE_STATES) - {"New", "Preparing"}),
+)
+def test_preparation_waiter_stops_at_any_state_past_preparing(
+    hook: S3BatchOperationsHook, stub: Stubber, status: str
+) -> None:
+    params = {"AccountId": ACCOUNT, "JobId": JOB_ID}
+    for polled in ("New", "Preparing", "New", status):
+        stub.add_response("describe_job", {"Job": _job(polled)}, params)
+    hook.wait_for_job(JOB_ID, waiter_name="batch_job_prepared", waiter_delay=0, waiter_max_attempts=4)
+    stub.assert_no_pending_responses()
+
+
+def test_preparation_waiter_keeps_polling_while_new_or_preparing(
+    hook: S3BatchOperationsHook, stub: Stubber
+) -> None:
+    params = {"AccountId": ACCOUNT, "JobId": JOB_ID}
+    for polled in ("New", "Preparing", "Preparing"):
+        stub.add_response("describe_job", {"Job": _job(polled)}, params)
+    with pytest.raises(AirflowException, match="[Mm]ax attempts"):
+        hook.wait_for_job(JOB_ID, waiter_name="batch_job_prepared", waiter_delay=0, waiter_max_attempts=3)
 
 
 def test_preparation_waiter_stops_at_suspended(hook: S3BatchOperationsHook, stub: Stubber) -> None:
