@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint typecheck unit demo bench reliability clean
+.PHONY: install test lint typecheck demo bench reliability clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

@@ -21,7 +21,6 @@ Errors that no retry fixes (``NoSuchKey``, ``AccessDenied``, ...) are recorded f
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections import deque
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
     from airflow_s3_batch_tagging.objects import ObjectRef
     from airflow_s3_batch_tagging.undo import UndoLogWriter
 
-log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 128
 """Requests in flight (coroutines or threads) sharing one client. One task of the asyncio engine is

@@ -7,6 +7,11 @@ and each message names the offending value, object or manifest line and the rule
 from __future__ import annotations
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters for an error message, keeping its last one (a closing quote)."""
+    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[-1]}"
+
+
 class S3TaggingInputError(ValueError):
     """Base class: the input is invalid; nothing has been written."""
 

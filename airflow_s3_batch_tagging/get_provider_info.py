@@ -6,8 +6,6 @@ from typing import Any
 
 from airflow_s3_batch_tagging import __version__
 
-PACKAGE = "airflow_s3_batch_tagging"
-
 
 def get_provider_info() -> dict[str, Any]:
     """Describe the provider: its package, version and the modules Airflow should know about."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from airflow_s3_batch_tagging.errors import InvalidObjectRefError
+from airflow_s3_batch_tagging.errors import InvalidObjectRefError, shorten
 
 MAX_KEY_BYTES = 1024
 S3_SCHEME = "s3://"
@@ -74,19 +74,15 @@ def validate_key(key: str, *, bucket: str | None = None) -> str:
             size = len(key.encode("utf-8"))
         except UnicodeEncodeError:
             raise InvalidObjectRefError(
-                f"Invalid S3 key {_shorten(key)!r}{where}: a key must be valid UTF-8 "
+                f"Invalid S3 key {shorten(key, 80)!r}{where}: a key must be valid UTF-8 "
                 "(it contains a lone surrogate)."
             ) from None
     if size > MAX_KEY_BYTES:
         raise InvalidObjectRefError(
-            f"Invalid S3 key {_shorten(key)!r}{where}: a key must be at most {MAX_KEY_BYTES} bytes "
+            f"Invalid S3 key {shorten(key, 80)!r}{where}: a key must be at most {MAX_KEY_BYTES} bytes "
             f"in UTF-8, this one is {size}."
         )
     return key
-
-
-def _shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def split_s3_uri(uri: str, *, what: str = "S3 URI") -> tuple[str, str]:
@@ -120,7 +116,7 @@ class ObjectRef:
             or _VERSION_ID_FORBIDDEN.search(self.version_id)
         ):
             raise InvalidObjectRefError(
-                f"Invalid version id {self.version_id!r} for s3://{self.bucket}/{_shorten(self.key)}: "
+                f"Invalid version id {self.version_id!r} for s3://{self.bucket}/{shorten(self.key, 80)}: "
                 "a version id is a non-empty string without commas, quotes or line breaks."
             )
 

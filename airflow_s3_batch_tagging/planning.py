@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from airflow_s3_batch_tagging.errors import InvalidObjectRefError, ManifestError, S3TaggingInputError
+from airflow_s3_batch_tagging.errors import InvalidObjectRefError, ManifestError, S3TaggingInputError, shorten
 from airflow_s3_batch_tagging.manifest import (
     CSV_MANIFEST_FORMAT,
     INVENTORY_MANIFEST_FORMAT,
@@ -418,14 +418,9 @@ def parse_object_entries(
                 else:
                     own = TagSet.parse(raw, context=context)
         except S3TaggingInputError as err:
-            raise type(err)(f"Invalid objects entry #{index} {_shorten(entry)}: {err}") from None
+            raise type(err)(f"Invalid objects entry #{index} {shorten(repr(entry), 120)}: {err}") from None
         items.append((ref, own))
     return items
-
-
-def _shorten(value: object, limit: int = 120) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def read_batch(client: Any, batch: Mapping[str, Any]) -> list[ObjectRef]:
@@ -438,7 +433,7 @@ def read_batch(client: Any, batch: Mapping[str, Any]) -> list[ObjectRef]:
     if ListingRange.is_range(batch):
         return read_listing_range(client, ListingRange.from_dict(batch))
     raise BatchPlanningError(
-        f"Invalid batch reference {_shorten(dict(batch))}: expected a manifest range "
+        f"Invalid batch reference {shorten(repr(dict(batch)), 120)}: expected a manifest range "
         "(manifest, format, count, ...) or a listing range (listing, last_key, count, ...)."
     )
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, cast
 
-from airflow_s3_batch_tagging.errors import InvalidTagError
+from airflow_s3_batch_tagging.errors import InvalidTagError, shorten
 
 MAX_TAGS = 10
 MAX_KEY_LENGTH = 128
@@ -89,11 +89,6 @@ def tag_problem(key: Any, value: Any) -> str | None:
     return None
 
 
-def _shorten(text: object, limit: int = 60) -> str:
-    shown = repr(text)
-    return shown if len(shown) <= limit else f"{shown[: limit - 4]}...{shown[-1]}"
-
-
 class TagSet(Mapping[str, str]):
     """An immutable S3 tag set: at most 10 tags, unique keys, S3's length and character rules.
 
@@ -119,7 +114,9 @@ class TagSet(Mapping[str, str]):
         for key, value in self._tags.items():
             problem = tag_problem(key, value)
             if problem:
-                raise InvalidTagError(f"Invalid tag {_shorten(key)}={_shorten(value)}{where}: {problem}.")
+                raise InvalidTagError(
+                    f"Invalid tag {shorten(repr(key), 60)}={shorten(repr(value), 60)}{where}: {problem}."
+                )
 
     @classmethod
     def _trusted(cls, tags: dict[str, str]) -> TagSet:
@@ -138,7 +135,8 @@ class TagSet(Mapping[str, str]):
                 key, value = item["Key"], item["Value"]
             except (KeyError, TypeError):
                 raise InvalidTagError(
-                    f"Invalid tag entry {_shorten(item)}{where}: expected a dict with 'Key' and 'Value'."
+                    f"Invalid tag entry {shorten(repr(item), 60)}{where}: "
+                    "expected a dict with 'Key' and 'Value'."
                 ) from None
             if key in tags:
                 raise InvalidTagError(f"Invalid tag set{where}: the key {key!r} appears more than once.")
@@ -159,13 +157,13 @@ class TagSet(Mapping[str, str]):
         if isinstance(value, str | bytes):
             where = f" for {context}" if context else ""
             raise InvalidTagError(
-                f"Invalid tags{where}: got the string {_shorten(value)}; "
+                f"Invalid tags{where}: got the string {shorten(repr(value), 60)}; "
                 "expected a dict of tag keys to values."
             )
         if not isinstance(value, Iterable):
             where = f" for {context}" if context else ""
             raise InvalidTagError(
-                f"Invalid tags{where}: got {type(value).__name__} {_shorten(value)}; "
+                f"Invalid tags{where}: got {type(value).__name__} {shorten(repr(value), 60)}; "
                 "expected a dict of tag keys to values."
             )
         return cls.from_boto(cast("Iterable[Mapping[str, str]]", value), context=context)
@@ -176,14 +174,14 @@ class TagSet(Mapping[str, str]):
         where = f" for {context}" if context else ""
         if not isinstance(keys, Iterable):
             raise InvalidTagError(
-                f"Invalid tag keys{where}: got {type(keys).__name__} {_shorten(keys)}; "
+                f"Invalid tag keys{where}: got {type(keys).__name__} {shorten(repr(keys), 60)}; "
                 "expected a list of tag keys."
             )
         key_list = list(keys)
         for key in key_list:
             problem = tag_problem(key, "")
             if problem:
-                raise InvalidTagError(f"Invalid tag key {_shorten(key)}{where}: {problem}.")
+                raise InvalidTagError(f"Invalid tag key {shorten(repr(key), 60)}{where}: {problem}.")
         return cls._trusted(dict.fromkeys(key_list, ""))
 
     def to_boto(self) -> list[dict[str, str]]:
