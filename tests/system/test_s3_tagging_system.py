@@ -35,7 +35,6 @@ from typing import Any
 from urllib.parse import quote, unquote, unquote_plus, urlencode
 
 from airflow.exceptions import AirflowException
-from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator
 from airflow.sdk import DAG, TriggerRule, chain, task
 
 from airflow_s3_batch_tagging.operators.s3_batch_operations import S3BatchPutObjectTaggingOperator
@@ -56,6 +55,7 @@ from tests.system.utils import (
 )
 
 DAG_ID = "system_test_s3_tagging"
+CREATED_ROLE_KEY = "created_role"
 log = logging.getLogger(__name__)
 
 ON_AWS = system_test_target() == "aws"
@@ -188,19 +188,40 @@ def verify_account(target: str) -> str:
 
 
 @task
+def create_test_bucket(bucket: str) -> str:
+    """Create a bucket that did not exist: teardown deletes only what this task returned."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    hook = S3Hook(aws_conn_id=AWS_CONN_ID)
+    if hook.check_for_bucket(bucket):
+        raise AirflowException(
+            f"Bucket {bucket} already exists: it is not this run's and stays untouched. "
+            "Choose another SYSTEM_TESTS_ENV_ID."
+        )
+    hook.create_bucket(bucket_name=bucket)
+    log.info("Created bucket %s in %s", bucket, hook.conn_region_name)
+    return bucket
+
+
+@task
 def enable_versioning(bucket: str) -> None:
     aws_client("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
 @task
-def create_batch_role(role_name: str, data_bucket: str, ops_bucket: str) -> str:
-    """Create the role S3 Batch Operations assumes and wait until IAM knows it."""
+def create_batch_role(role_name: str, data_bucket: str, ops_bucket: str, **context: Any) -> str:
+    """Create the role S3 Batch Operations assumes and wait until IAM knows it.
+
+    The role's name goes to XCom (``created_role``) as soon as it exists, so teardown deletes it even
+    when a later step here fails, and never deletes a role of that name this run did not create.
+    """
     iam = aws_client("iam")
     role = iam.create_role(
         RoleName=role_name,
         AssumeRolePolicyDocument=json.dumps(TRUST_POLICY),
         Description="airflow-s3-batch-tagging system test; deleted by the test's teardown",
     )["Role"]
+    context["ti"].xcom_push(key=CREATED_ROLE_KEY, value=role_name)
     iam.put_role_policy(
         RoleName=role_name,
         PolicyName="s3-batch-tagging",
@@ -436,8 +457,12 @@ def cancel_unfinished_jobs(env_id: str) -> None:
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE)
-def delete_bucket_and_every_version(bucket: str) -> None:
-    """Delete every object version and delete marker, then the bucket; a bucket never made is fine."""
+def delete_bucket_and_every_version(created_by: str, **context: Any) -> None:
+    """Delete every object version and delete marker, then the bucket, if task ``created_by`` made it."""
+    bucket = context["ti"].xcom_pull(task_ids=created_by)
+    if not bucket:
+        log.info("%s created no bucket: nothing to delete", created_by)
+        return
     s3 = aws_client("s3")
     deleted = 0
     try:
@@ -458,7 +483,12 @@ def delete_bucket_and_every_version(bucket: str) -> None:
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE)
-def delete_batch_role(role_name: str) -> None:
+def delete_batch_role(**context: Any) -> None:
+    """Delete the role ``create_batch_role`` created, and its inline policy."""
+    role_name = context["ti"].xcom_pull(task_ids="create_batch_role", key=CREATED_ROLE_KEY)
+    if not role_name:
+        log.info("create_batch_role created no role: nothing to delete")
+        return
     iam = aws_client("iam")
     try:
         for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
@@ -487,13 +517,9 @@ with DAG(
 
     # TEST SETUP
     account = verify_account(test_context[TARGET_KEY])
-    create_data_bucket = S3CreateBucketOperator(
-        task_id="create_data_bucket", bucket_name=data_bucket, aws_conn_id=AWS_CONN_ID
-    )
-    create_ops_bucket = S3CreateBucketOperator(
-        task_id="create_ops_bucket", bucket_name=ops_bucket, aws_conn_id=AWS_CONN_ID
-    )
-    versioning = enable_versioning(data_bucket)
+    create_data_bucket = create_test_bucket.override(task_id="create_data_bucket")(data_bucket)
+    create_ops_bucket = create_test_bucket.override(task_id="create_ops_bucket")(ops_bucket)
+    versioning = enable_versioning(create_data_bucket)
     role_arn = create_batch_role(role_name, data_bucket, ops_bucket)
     written = put_hostile_objects(data_bucket)
 
@@ -544,12 +570,16 @@ with DAG(
 
     # TEST TEARDOWN
     cancel_jobs = cancel_unfinished_jobs(env_id)
-    delete_data_bucket = delete_bucket_and_every_version.override(task_id="delete_data_bucket")(data_bucket)
-    delete_ops_bucket = delete_bucket_and_every_version.override(task_id="delete_ops_bucket")(ops_bucket)
-    delete_role = delete_batch_role(role_name)
+    delete_data_bucket = delete_bucket_and_every_version.override(task_id="delete_data_bucket")(
+        "create_data_bucket"
+    )
+    delete_ops_bucket = delete_bucket_and_every_version.override(task_id="delete_ops_bucket")(
+        "create_ops_bucket"
+    )
+    delete_role = delete_batch_role()
 
     chain(test_context, account, [create_data_bucket, create_ops_bucket])
-    chain(create_data_bucket, versioning, written)
+    chain(versioning, written)
     chain([create_data_bucket, create_ops_bucket], role_arn)
     chain([written, role_arn, create_ops_bucket], batch_job, [checked_batch, checked_report])
     chain([written, create_ops_bucket], batches)
