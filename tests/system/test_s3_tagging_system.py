@@ -155,6 +155,12 @@ def role_policy(data_bucket: str, ops_bucket: str) -> dict[str, Any]:
     }
 
 
+def _tagging(tags: dict[str, str]) -> str:
+    """The ``Tagging`` header of PutObject: query-encoded, a space as ``%20`` (not ``+``, which a
+    strict reader would keep as a plus)."""
+    return urlencode(tags, quote_via=quote)
+
+
 def _tags(s3: Any, bucket: str, key: str, version_id: str) -> dict[str, str]:
     response = s3.get_object_tagging(Bucket=bucket, Key=key, VersionId=version_id)
     return {tag["Key"]: tag["Value"] for tag in response["TagSet"]}
@@ -245,8 +251,8 @@ def put_hostile_objects(bucket: str) -> dict[str, Any]:
         doomed = None
         if key in MISSING_VERSION_KEYS:
             doomed = s3.put_object(Bucket=bucket, Key=key, Body=b"deleted")["VersionId"]
-        older = s3.put_object(Bucket=bucket, Key=key, Body=b"older", Tagging=urlencode(OLDER_TAGS))
-        latest = s3.put_object(Bucket=bucket, Key=key, Body=b"latest", Tagging=urlencode(LATEST_TAGS))
+        older = s3.put_object(Bucket=bucket, Key=key, Body=b"older", Tagging=_tagging(OLDER_TAGS))
+        latest = s3.put_object(Bucket=bucket, Key=key, Body=b"latest", Tagging=_tagging(LATEST_TAGS))
         if doomed is not None:
             s3.delete_object(Bucket=bucket, Key=key, VersionId=doomed)
             missing.append({"key": key, "version_id": doomed})
