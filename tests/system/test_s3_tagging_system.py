@@ -66,8 +66,9 @@ POLL_ATTEMPTS = 240  # an hour at 15 s
 IAM_PROPAGATION_SECONDS = 15 if ON_AWS else 0
 DIRECT_BATCH_SIZE = 10
 
-# Keys S3 stores as given and both paths must tag exactly, none of them equal after any decoding of
-# another: a report or manifest decoded the wrong way names the wrong object.
+# Keys S3 stores as given and both paths must tag exactly. Some turn into another key of the set when
+# read the wrong way (a%2Bb into a+b, a%20b and a+b into a b), so a manifest or report decoded wrongly
+# names a wrong object, which the checks see, not just a missing one.
 _LONG_ASCII = "long/" + "k" * 1019  # 1,024 bytes, S3's limit
 _LONG_UNICODE = "long-utf8/" + "é" * 507  # 1,024 bytes of UTF-8 in 517 characters
 HOSTILE_KEYS: tuple[str, ...] = (
@@ -129,7 +130,8 @@ TRUST_POLICY = {
 
 def role_policy(data_bucket: str, ops_bucket: str) -> dict[str, Any]:
     """The job role's permissions: AWS's "PUT object tagging" example policy for these two buckets
-    (S3 user guide, "Granting permissions for Batch Operations")."""
+    (S3 user guide, "Granting permissions for Batch Operations"; awsdocs/amazon-s3-developer-guide,
+    ``batch-ops-iam-role-policies.md``), with the manifest and report prefixes this DAG uses."""
     return {
         "Version": "2012-10-17",
         "Statement": [
