@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint typecheck demo bench reliability clean
+.PHONY: install test lint typecheck demo bench reliability system-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ bench: $(STAMP)
 # Runs the fault-injection suite (tests/reliability, about 1.5 minutes) and writes RELIABILITY.md from it.
 reliability: $(STAMP)
 	WRITE_RELIABILITY=1 $(VENV)/bin/pytest tests/reliability -q
+
+# The system test (tests/system, README "System test on a real AWS account"): on a real account with
+# S3_TAGGING_SYSTEM_TEST_ACCOUNT=<account id> and AWS credentials, or on the local stand-in with
+# S3_TAGGING_SYSTEM_TEST_TARGET=local (what CI runs). With neither it is skipped, saying what to set.
+system-test: $(STAMP)
+	$(VENV)/bin/pytest tests/system -rs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist

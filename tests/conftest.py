@@ -7,21 +7,39 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.system.target import runs_on_real_aws
+
+_SYSTEM_TESTS = Path(__file__).resolve().parent / "system"
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="s3bt-airflow-home-")
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
-# Never reach real AWS from tests: dummy credentials and a fixed region.
-os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-os.environ.pop("AWS_SESSION_TOKEN", None)
-os.environ.pop("AWS_PROFILE", None)
-os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+# Never reach real AWS from tests: dummy credentials and a fixed region. The one exception is the
+# system test on a real account (tests/system, `make system-test`): it keeps the caller's
+# credentials, and then nothing outside tests/system is collected.
+_REAL_AWS_SYSTEM_TEST = runs_on_real_aws()
+if not _REAL_AWS_SYSTEM_TEST:
+    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    """With real credentials in the environment, collect nothing but the system test."""
+    if not _REAL_AWS_SYSTEM_TEST:
+        return None
+    path = collection_path.resolve()
+    inside = path == _SYSTEM_TESTS or _SYSTEM_TESTS in path.parents
+    return not (inside or path in _SYSTEM_TESTS.parents)
 
 
 @pytest.fixture(scope="session")
