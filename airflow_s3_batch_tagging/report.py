@@ -76,6 +76,11 @@ def _status_and_code(fifth: str, sixth: str) -> tuple[int | None, str | None]:
     numeric field is the status, whichever place it is in.
     """
     if fifth.isdigit() and fifth.isascii():
+        return int(fifth), sixth.strip() or None
+    if sixth.isdigit() and sixth.isascii():
+        return int(sixth), fifth.strip() or None
+    fifth, sixth = fifth.strip(), sixth.strip()
+    if fifth.isdigit() and fifth.isascii():  # padded with spaces
         return int(fifth), sixth or None
     if sixth.isdigit() and sixth.isascii():
         return int(sixth), fifth or None
@@ -203,9 +208,9 @@ def read_report_csv(
                 )
             row = row + [""] * (len(RESULT_COLUMNS) - len(row))
             bucket, key, version_id, task_status, fifth, sixth = row[:6]
-            http_status, error_code = _status_and_code(fifth.strip(), sixth.strip())
+            http_status, error_code = _status_and_code(fifth, sixth)
             # A message holding a comma the writer did not quote spills into extra fields.
-            message = ",".join(row[6:]).rstrip("\r")
+            message = row[6] if len(row) == 7 else ",".join(row[6:])
             yield ReportRow(
                 bucket=bucket,
                 key=decode_report_key(key),
