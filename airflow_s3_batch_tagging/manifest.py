@@ -6,6 +6,15 @@ a manifest lists. Plain Python: the caller opens the S3 objects and hands over f
 CSV manifest format (``S3BatchOperations_CSV_20180820``): no header, one object per line,
 ``bucket,key[,versionId]``, keys URL-encoded (a space is ``%20``), version ids on every line or on
 none (a line whose object has none then carries the literal ``null``).
+
+Key encoding. S3 Inventory CSV files form-encode keys: a space is ``+`` and a literal ``+`` is ``%2B``
+(cloud-custodian#1997 and its fix #1998; rows of the public ``dandiarchive`` inventory show
+``dt%3D2024-05-07-01-00``). AWS documents CSV manifest keys only as "URL-encoded" with a ``%20``
+example; no AWS page says how Batch Operations reads a ``+``. Yelp's write-up on tagging with Batch
+Operations writes manifest keys ``quote_plus(key, safe="/")`` (a space as ``+``), and Batch Operations
+reads inventory reports, which are form-encoded, as manifests. So every key read here, from a CSV
+manifest or an inventory, is decoded as form-encoded (``+`` is a space), and keys written here use
+``%20`` and ``%2B`` only, which mean the same under either reading.
 """
 
 from __future__ import annotations
@@ -42,14 +51,18 @@ def unquote_etag(etag: object) -> str:
 
 
 def encode_manifest_key(key: str) -> str:
-    """URL-encode a key for a CSV manifest: UTF-8 percent-encoding, ``/`` kept, a space as ``%20``."""
+    """URL-encode a key for a CSV manifest: UTF-8 percent-encoding, ``/`` kept, a space as ``%20`` and a
+    ``+`` as ``%2B``, so that the key reads the same whether ``+`` is decoded as a space or not."""
     if _ALREADY_SAFE_KEY(key):
         return key
     return quote(key, safe=_KEY_SAFE_CHARS, errors="surrogatepass")
 
 
 def decode_manifest_key(field_value: str, *, source: str, line_number: int) -> str:
-    """URL-decode a manifest key, rejecting malformed percent escapes and invalid UTF-8."""
+    """Decode a form-encoded manifest or inventory key (``+`` is a space, ``%XX`` a UTF-8 byte),
+    rejecting malformed percent escapes and invalid UTF-8."""
+    if "+" in field_value:
+        field_value = field_value.replace("+", " ")
     if "%" not in field_value:
         return field_value
     if _BAD_PERCENT_ESCAPE(field_value):
@@ -125,7 +138,8 @@ def read_csv_manifest(
     source: str = "CSV manifest",
     first_line_number: int = 1,
 ) -> Iterator[ObjectRef]:
-    """Yield the objects of an S3 Batch Operations CSV manifest, URL-decoding keys.
+    """Yield the objects of an S3 Batch Operations CSV manifest, decoding keys with
+    :func:`decode_manifest_key` (``+`` is a space).
 
     Accepts two or three columns (``bucket,key[,versionId]``), optionally CSV-quoted; blank lines are
     skipped. A malformed line raises ``ManifestError`` naming ``source`` and its line number.
@@ -228,7 +242,8 @@ def read_inventory_csv(
 ) -> Iterator[ObjectRef]:
     """Yield the objects of one S3 Inventory CSV data file (gzipped unless ``compressed=False``).
 
-    Columns are taken by the report's ``fileSchema``; keys are URL-decoded; delete markers, which
+    Columns are taken by the report's ``fileSchema``; keys are form-decoded (``+`` is a space, ``%2B`` a
+    plus) by :func:`decode_manifest_key`; delete markers, which
     cannot be tagged, are skipped unless ``skip_delete_markers=False``.
     """
     schema = list(file_schema)

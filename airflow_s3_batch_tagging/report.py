@@ -1,8 +1,13 @@
 """S3 Batch Operations completion reports: where they are, how to read them, what they say.
 
 A job's report is ``{Prefix}/job-{JobId}/manifest.json`` plus result CSVs under
-``job-{JobId}/results/`` with the columns ``Bucket, Key, VersionId, TaskStatus, ErrorCode,
-HTTPStatusCode, ResultMessage`` and no header. Result files are read line by line and summarised
+``job-{JobId}/results/`` without a header. The manifest's ``ReportSchema`` line says
+``Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage``, but real rows put the
+HTTP status before the error code (AWS's own example in the user guide, "Examples: S3 Batch Operations
+completion reports": ``awsexamplebucket1,image_14975,,failed,200,PermanentFailure,"Lambda returned ..."``;
+a restore job's row published by LINZ: ``...,succeeded,200,,Successful``), so each row's two middle
+columns are told apart by their content: the numeric one is the HTTP status. Rows may end in CRLF.
+Result files are read line by line and summarised
 into counts per error code and the first few failed objects, so memory stays flat however many
 tasks the job ran. Also: the failure tolerance a finished job is judged by. Plain Python: the caller
 opens the S3 objects and hands over their lines.
@@ -26,10 +31,10 @@ if TYPE_CHECKING:
 
 REPORT_FORMAT = "Report_CSV_20180820"
 REPORT_SCOPES = ("AllTasks", "FailedTasksOnly")
-RESULT_COLUMNS = ("Bucket", "Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "ResultMessage")
+RESULT_COLUMNS = ("Bucket", "Key", "VersionId", "TaskStatus", "HTTPStatusCode", "ErrorCode", "ResultMessage")
+"""The columns as AWS writes them (the ``ReportSchema`` line of the manifest swaps the middle two)."""
 DEFAULT_FIRST_FAILURES = 10
 
-_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}").search
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})").search
 _MESSAGE_LIMIT = 500
 
@@ -47,19 +52,39 @@ def report_manifest_key(location: S3Location, job_id: str) -> str:
 def decode_report_key(value: str) -> str:
     """Return the object key a report field names, whether or not the report URL-encoded it.
 
-    A field holding characters that URL encoding always escapes (spaces, commas, non-ASCII, a ``%``
-    not starting an escape) was written as is and is returned unchanged. Otherwise ``%XX`` escapes
-    are decoded; a field that only looks encoded but does not decode to valid UTF-8 is kept as is.
-    The one ambiguity, a raw key such as ``a%20b`` that also reads as an encoded one, is decoded.
+    AWS writes report keys form-encoded, as S3 Inventory does: a space is ``+``, a literal ``+`` is
+    ``%2B`` (LINZ's verify-restore parser, linz/argo-tasks, decodes report keys this way on real
+    reports). A field holding characters that encoding always escapes (spaces, commas, non-ASCII, a
+    ``%`` not starting an escape) was written as is and is returned unchanged; otherwise ``+`` is a
+    space and ``%XX`` escapes are decoded. A field that only looks encoded but does not decode to valid
+    UTF-8 is kept as is.
     """
-    if "%" not in value or not _PERCENT_ESCAPE(value):
+    if "%" not in value and "+" not in value:
         return value
     if _BAD_PERCENT(value) or any(char.isspace() or char == "," or not char.isascii() for char in value):
         return value
     try:
-        return unquote(value, errors="strict")
+        return unquote(value.replace("+", " "), errors="strict")
     except UnicodeDecodeError:
         return value
+
+
+def _status_and_code(fifth: str, sixth: str) -> tuple[int | None, str | None]:
+    """The HTTP status and the error code from a row's fifth and sixth fields, in either order.
+
+    AWS writes the status first; the manifest's ``ReportSchema`` names the error code first. The
+    numeric field is the status, whichever place it is in.
+    """
+    if fifth.isdigit() and fifth.isascii():
+        return int(fifth), sixth.strip() or None
+    if sixth.isdigit() and sixth.isascii():
+        return int(sixth), fifth.strip() or None
+    fifth, sixth = fifth.strip(), sixth.strip()
+    if fifth.isdigit() and fifth.isascii():  # padded with spaces
+        return int(fifth), sixth or None
+    if sixth.isdigit() and sixth.isascii():
+        return int(sixth), fifth or None
+    return None, fifth or sixth or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +191,9 @@ def read_report_csv(
     """Yield the rows of one completion report result CSV, streaming.
 
     ``lines`` is a binary file or any iterable of byte chunks (lines or not, for example a
-    streamed S3 body); quoted fields spanning lines are read whole. Keys are decoded with
-    :func:`decode_report_key`.
+    streamed S3 body); quoted fields spanning lines are read whole, LF or CRLF line endings. Keys are
+    decoded with :func:`decode_report_key`; the HTTP status and error code are read in either order
+    (:func:`_status_and_code`).
     """
     line_number = 0
     try:
@@ -181,16 +207,17 @@ def read_report_csv(
                     f"but found {len(row)} field(s)."
                 )
             row = row + [""] * (len(RESULT_COLUMNS) - len(row))
-            bucket, key, version_id, task_status, error_code, http_status = row[:6]
+            bucket, key, version_id, task_status, fifth, sixth = row[:6]
+            http_status, error_code = _status_and_code(fifth, sixth)
             # A message holding a comma the writer did not quote spills into extra fields.
-            message = ",".join(row[6:])
+            message = row[6] if len(row) == 7 else ",".join(row[6:])
             yield ReportRow(
                 bucket=bucket,
                 key=decode_report_key(key),
                 version_id=version_id or None,
                 task_status=task_status,
-                error_code=error_code or None,
-                http_status=int(http_status) if http_status.strip().isdigit() else None,
+                error_code=error_code,
+                http_status=http_status,
                 result_message=message,
             )
     except csv.Error as err:

@@ -68,11 +68,11 @@ def test_forcing_version_ids_writes_null_for_unversioned_objects() -> None:
 
 
 def test_read_decodes_keys_skips_blank_lines_and_accepts_crlf_and_quotes() -> None:
-    data = b'my-bucket,photo%20one.jpg\r\n\n  \n"my-bucket","a%2Cb","v1"\nmy-bucket,plain+plus,\n'
+    data = b'my-bucket,photo%20one.jpg\r\n\n  \n"my-bucket","a%2Cb","v1"\nmy-bucket,plain+space%2Bplus,\n'
     assert _read(data) == [
         ObjectRef("my-bucket", "photo one.jpg"),
         ObjectRef("my-bucket", "a,b", "v1"),
-        ObjectRef("my-bucket", "plain+plus"),
+        ObjectRef("my-bucket", "plain space+plus"),
     ]
 
 
@@ -246,6 +246,19 @@ def test_inventory_csv_is_read_by_schema_decoding_keys_and_skipping_delete_marke
     schema = InventoryManifest.from_json(INVENTORY_MANIFEST).file_schema
     objects = list(read_inventory_csv(io.BytesIO(gzip.compress(rows)), schema))
     assert objects == [ObjectRef("source-bucket", "a b.txt", "v1"), ObjectRef("source-bucket", "c.txt")]
+
+
+def test_inventory_csv_keys_are_form_decoded_plus_is_a_space_and_2b_a_plus() -> None:
+    # Synthetic rows in S3 Inventory's encoding (cloud-custodian#1997: space written "+", "+" as "%2B").
+    rows = b'"source-bucket","reports/Q1+summary.pdf"\n"source-bucket","c%2B%2B/notes+v2.txt"\n'
+    objects = list(read_inventory_csv(io.BytesIO(rows), ("Bucket", "Key"), compressed=False))
+    assert [obj.key for obj in objects] == ["reports/Q1 summary.pdf", "c++/notes v2.txt"]
+
+
+def test_csv_manifest_keys_written_here_read_the_same_under_either_plus_rule() -> None:
+    data = _write([ObjectRef("my-bucket", "a b+c")])
+    assert data == b"my-bucket,a%20b%2Bc\n"  # neither a raw space nor a raw "+" is written
+    assert _read(data) == [ObjectRef("my-bucket", "a b+c")]
 
 
 def test_inventory_csv_with_wrong_column_count_or_corrupt_gzip_is_an_error() -> None:

@@ -35,6 +35,9 @@ from airflow_s3_batch_tagging.report import (
         ("100%sure", "100%sure"),  # a '%' that starts no escape: not encoded
         ("bad%FFutf8", "bad%FFutf8"),  # escapes that are not UTF-8: kept as written
         ("a,b%20c", "a,b%20c"),  # a raw comma: not encoded
+        ("reports/Q1+summary.pdf", "reports/Q1 summary.pdf"),  # form-encoded: "+" is a space
+        ("c%2B%2B+notes", "c++ notes"),
+        ("raw space+plus", "raw space+plus"),  # a raw space: not encoded, the "+" is a plus
     ],
 )
 def test_decode_report_key_decodes_encoded_fields_and_keeps_raw_ones(field: str, expected: str) -> None:
@@ -61,6 +64,26 @@ def test_read_report_csv_reads_rows_with_quoted_messages_and_encoded_keys() -> N
     assert rows[2].result_message == "line one\nline two"
     assert rows[3].error_code is None
     assert rows[3].http_status is None
+
+
+def test_read_report_csv_takes_the_numeric_field_as_the_http_status_in_either_order() -> None:
+    # AWS writes the status before the code (its ReportSchema line says the opposite); both are read.
+    data = (
+        b'my-data,a.parquet,,failed,403,AccessDenied,"Access Denied ..."\r\n'
+        b"my-data,b.parquet,,failed,NoSuchKey,404,gone\r\n"
+        b"my-data,c.parquet,,succeeded,200,,Successful\r\n"
+    )
+    rows = list(read_report_csv(io.BytesIO(data)))
+    assert [(row.http_status, row.error_code) for row in rows] == [
+        (403, "AccessDenied"),
+        (404, "NoSuchKey"),
+        (200, None),
+    ]
+    assert rows[2].result_message == "Successful"  # no "\r" left from the CRLF
+    summary = ReportSummary()
+    summary.add_rows(rows)
+    assert summary.failures_by_code == {"AccessDenied": 1, "NoSuchKey": 1}
+    assert summary.describe_failures() == "AccessDenied x1, NoSuchKey x1"
 
 
 def test_read_report_csv_accepts_byte_lines_split_anywhere_in_utf8() -> None:

@@ -8,7 +8,8 @@ from typing import Any, TypeGuard
 
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
 
-_ACCOUNT_ID = re.compile(r"\d{12}")
+# [0-9], not \d: \d also matches other scripts' digits ("١٢٣٤٥٦٧٨٩٠١٢"), which AWS rejects.
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 
 def is_account_id(value: object) -> TypeGuard[str]:

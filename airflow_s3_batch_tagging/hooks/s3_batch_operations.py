@@ -80,7 +80,7 @@ MAX_JOB_TAGS = 50
 MAX_DESCRIPTION_LENGTH = 256
 MAX_TOKEN_LENGTH = 64
 
-_ROLE_ARN = re.compile(r"arn:[^:]+:iam::\d{12}:role/.+")
+_ROLE_ARN = re.compile(r"arn:[^:]+:iam::[0-9]{12}:role/.+")
 _MANIFEST_PEEK_BYTES = 64 * 1024
 _SPOOL_BYTES = 16 * 1024 * 1024
 _REPORT_CHUNK_BYTES = 1024 * 1024
@@ -109,6 +109,24 @@ def validate_priority(priority: object) -> int:
             f"Invalid priority {priority!r}: it must be an integer from 0 to {MAX_PRIORITY}."
         )
     return priority
+
+
+def validate_waiter_settings(waiter_delay: object, waiter_max_attempts: object) -> tuple[int, int]:
+    """Return ``(waiter_delay, waiter_max_attempts)`` when the delay is a number of seconds >= 0 and the
+    attempts an integer >= 1, else raise naming the value (checked before the job is created)."""
+    if isinstance(waiter_delay, bool) or not isinstance(waiter_delay, int) or waiter_delay < 0:
+        raise S3TaggingInputError(
+            f"Invalid waiter_delay {waiter_delay!r}: it must be a whole number of seconds >= 0."
+        )
+    if (
+        isinstance(waiter_max_attempts, bool)
+        or not isinstance(waiter_max_attempts, int)
+        or waiter_max_attempts < 1
+    ):
+        raise S3TaggingInputError(
+            f"Invalid waiter_max_attempts {waiter_max_attempts!r}: it must be an integer >= 1."
+        )
+    return waiter_delay, waiter_max_attempts
 
 
 def validate_report_scope(report_scope: object) -> str:

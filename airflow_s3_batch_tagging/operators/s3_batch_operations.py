@@ -34,6 +34,7 @@ from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
     validate_priority,
     validate_report_scope,
     validate_role_arn,
+    validate_waiter_settings,
 )
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
 from airflow_s3_batch_tagging.objects import (
@@ -183,6 +184,10 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         validate_description(self.description)
         job_tags_to_boto(self.job_tags)
         validate_report_scope(self.report_scope)
+        validate_waiter_settings(
+            _as_int(self.waiter_delay, "waiter_delay"),
+            _as_int(self.waiter_max_attempts, "waiter_max_attempts"),
+        )
         validate_failure_tolerance(self.max_failed_tasks, self.max_failure_ratio)
         if (
             isinstance(self.first_failures, bool)

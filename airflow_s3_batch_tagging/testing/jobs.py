@@ -3,16 +3,15 @@
 Each job runs in its own background thread and talks to S3 only through a plain boto3 client
 pointed at the stand-in, so moto's behaviour and the injected faults apply to its tasks exactly as
 they apply to any other caller. ``job_step_delay`` paces the status steps and task chunks so that
-tests can watch the intermediate states.
+tests can watch the intermediate states. Manifests, inventories and reports are read and written by
+``testing.formats``, as AWS does, never by the product's own readers and writers.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import gzip
 import hashlib
-import io
 import json
 import logging
 import random
@@ -27,16 +26,23 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from airflow_s3_batch_tagging.errors import S3TaggingInputError
-from airflow_s3_batch_tagging.manifest import (
+from airflow_s3_batch_tagging.testing.formats import (
     CSV_MANIFEST_FORMAT,
+    GENERATED_MANIFEST_FORMAT,
+    GENERATED_MANIFEST_SCHEMA,
     INVENTORY_MANIFEST_FORMAT,
-    InventoryManifest,
-    encode_manifest_key,
+    REPORT_FORMAT,
+    FormatError,
+    ReportRow,
+    S3Object,
+    inventory_manifest_document,
     read_csv_manifest,
     read_inventory_csv,
+    read_inventory_manifest,
+    report_manifest_document,
+    write_inventory_csv,
+    write_report_csv,
 )
-from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -47,9 +53,7 @@ TERMINAL_STATUSES = frozenset({"Complete", "Cancelled", "Failed"})
 CANCELLABLE_STATUSES = frozenset({"New", "Preparing", "Suspended", "Ready", "Active", "Pausing", "Paused"})
 FAILURE_THRESHOLD_MIN_TASKS = 1000
 FAILURE_THRESHOLD_RATIO = 0.5
-REPORT_FORMAT = "Report_CSV_20180820"
-REPORT_SCHEMA = "Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage"
-GENERATED_MANIFEST_FORMAT = "S3InventoryReport_CSV_20211130"
+__all__ = ["GENERATED_MANIFEST_FORMAT", "REPORT_FORMAT", "Job", "JobStore"]
 _RETRYABLE_CODES = frozenset(
     {"SlowDown", "InternalError", "ServiceUnavailable", "503", "500", "RequestTimeout"}
 )
@@ -61,13 +65,14 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def iso_millis(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def bucket_from_arn(arn: str) -> str:
     """``arn:aws:s3:::bucket`` -> ``bucket`` (validated when the job is created)."""
     return arn.split(":::", 1)[1]
+
+
+def join_key(prefix: str, *parts: str) -> str:
+    """``prefix/part/...`` with one ``/`` between segments (a report or manifest prefix may be empty)."""
+    return "/".join(segment.strip("/") for segment in (prefix, *parts) if segment.strip("/"))
 
 
 class JobFailure(Exception):
@@ -91,22 +96,14 @@ class _Stopping(Exception):
 class TaskResult:
     """How one task (one object) ended."""
 
-    obj: ObjectRef
+    obj: S3Object
     succeeded: bool
     http_status: int
     error_code: str = ""
     message: str = "Successful"
 
-    def row(self) -> list[str]:
-        return [
-            self.obj.bucket,
-            encode_manifest_key(self.obj.key),
-            self.obj.version_id or "",
-            "succeeded" if self.succeeded else "failed",
-            self.error_code,
-            str(self.http_status),
-            self.message,
-        ]
+    def report_row(self) -> ReportRow:
+        return ReportRow(self.obj, self.succeeded, self.http_status, self.error_code, self.message)
 
 
 @dataclass
@@ -508,57 +505,42 @@ class JobRunner:
             )
         return bucket, key, body
 
-    def _prepare(self) -> list[ObjectRef]:
+    def _prepare(self) -> list[S3Object]:
         if "ManifestGenerator" in self.request:
             return self._generate_manifest()
         manifest = self.request["Manifest"]
         spec = manifest["Spec"]
         if spec["Format"] == CSV_MANIFEST_FORMAT:
             bucket, key, body = self._get_checked(manifest["Location"], "manifest")
-            fields = spec.get("Fields") or ["Bucket", "Key"]
             try:
-                objects = list(read_csv_manifest(io.BytesIO(body), source=f"manifest s3://{bucket}/{key}"))
-            except S3TaggingInputError as err:
+                return read_csv_manifest(body, spec["Fields"], where=f"manifest s3://{bucket}/{key}")
+            except FormatError as err:
                 raise JobFailure("InvalidManifest", str(err)) from None
-            if "VersionId" not in fields:
-                objects = [ObjectRef(obj.bucket, obj.key) for obj in objects]
-            return objects
         if spec["Format"] == INVENTORY_MANIFEST_FORMAT:
             return self._read_inventory(manifest["Location"])
         raise JobFailure("InvalidManifest", f"Unsupported manifest format {spec['Format']}.")
 
-    def _read_inventory(self, location: dict[str, Any]) -> list[ObjectRef]:
+    def _read_inventory(self, location: dict[str, Any]) -> list[S3Object]:
         bucket, key, body = self._get_checked(location, "inventory manifest")
-        source = f"inventory manifest s3://{bucket}/{key}"
-        objects: list[ObjectRef] = []
+        objects: list[S3Object] = []
         try:
-            inventory = InventoryManifest.from_json(body, source=source)
+            inventory = read_inventory_manifest(body, where=f"inventory manifest s3://{bucket}/{key}")
             for data_file in inventory.files:
+                where = f"inventory file s3://{inventory.destination_bucket}/{data_file.get('key')}"
                 try:
                     response = _with_retries(
-                        self.s3.get_object, Bucket=inventory.destination_bucket, Key=data_file.key
+                        self.s3.get_object, Bucket=inventory.destination_bucket, Key=str(data_file["key"])
                     )
                 except ClientError as err:
                     code = err.response.get("Error", {}).get("Code", "Unknown")
-                    raise JobFailure(
-                        "ManifestNotReadable",
-                        f"Reading the inventory file s3://{inventory.destination_bucket}/{data_file.key} "
-                        f"failed: {code}.",
-                    ) from None
+                    raise JobFailure("ManifestNotReadable", f"Reading the {where} failed: {code}.") from None
                 data = response["Body"].read()
-                objects.extend(
-                    read_inventory_csv(
-                        io.BytesIO(data),
-                        inventory.file_schema,
-                        source=f"inventory file s3://{inventory.destination_bucket}/{data_file.key}",
-                        compressed=data[:2] == b"\x1f\x8b",
-                    )
-                )
-        except S3TaggingInputError as err:
+                objects.extend(read_inventory_csv(data, inventory.file_schema, where=where))
+        except (FormatError, KeyError, OSError, EOFError, UnicodeDecodeError) as err:
             raise JobFailure("InvalidManifest", str(err)) from None
         return objects
 
-    def _generate_manifest(self) -> list[ObjectRef]:
+    def _generate_manifest(self) -> list[S3Object]:
         generator = self.request["ManifestGenerator"]["S3JobManifestGenerator"]
         source_bucket = bucket_from_arn(generator["SourceBucket"])
         flt = generator.get("Filter") or {}
@@ -578,37 +560,32 @@ class JobRunner:
             self._write_generated_manifest(source_bucket, objects, generator["ManifestOutputLocation"])
         return objects
 
-    def _list_source(self, bucket: str, versioned: bool) -> Iterator[tuple[ObjectRef, dict[str, Any]]]:
+    def _list_source(self, bucket: str, versioned: bool) -> Iterator[tuple[S3Object, dict[str, Any]]]:
         if versioned:
             for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
                 for version in page.get("Versions", []):
                     if version.get("IsLatest"):
-                        yield ObjectRef(bucket, version["Key"], version.get("VersionId")), dict(version)
+                        yield S3Object(bucket, version["Key"], version.get("VersionId")), dict(version)
         else:
             for object_page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
                 for item in object_page.get("Contents", []):
-                    yield ObjectRef(bucket, item["Key"]), dict(item)
+                    yield S3Object(bucket, item["Key"]), dict(item)
 
     def _write_generated_manifest(
-        self, source_bucket: str, objects: list[ObjectRef], output: dict[str, Any]
+        self, source_bucket: str, objects: list[S3Object], output: dict[str, Any]
     ) -> None:
         out_bucket = bucket_from_arn(output["Bucket"])
-        base = S3Location(out_bucket, output.get("ManifestPrefix", "")).join(f"job-{self.job.job_id}")
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        for obj in objects:
-            writer.writerow([obj.bucket, encode_manifest_key(obj.key), obj.version_id or ""])
-        data = gzip.compress(buffer.getvalue().encode("utf-8"), mtime=0)
+        base = join_key(output.get("ManifestPrefix", ""), f"job-{self.job.job_id}")
+        rows = ((obj.bucket, obj.key, obj.version_id or "") for obj in objects)
+        data = gzip.compress(write_inventory_csv(rows), mtime=0)
         data_key = f"{base}/data/{uuid.uuid4()}.csv.gz"
-        document = {
-            "sourceBucket": source_bucket,
-            "destinationBucket": f"arn:aws:s3:::{out_bucket}",
-            "version": "2021-11-30",
-            "creationTimestamp": str(int(time.time() * 1000)),
-            "fileFormat": "CSV",
-            "fileSchema": "Bucket, Key, VersionId",
-            "files": [{"key": data_key, "size": len(data), "MD5checksum": hashlib.md5(data).hexdigest()}],
-        }
+        document = inventory_manifest_document(
+            source_bucket=source_bucket,
+            destination_bucket=out_bucket,
+            schema=GENERATED_MANIFEST_SCHEMA,
+            files=[(data_key, data)],
+            version="2021-11-30",
+        )
         manifest_key = f"{base}/manifest.json"
         try:
             self._put(out_bucket, data_key, data)
@@ -629,7 +606,7 @@ class JobRunner:
             }
 
     # -- tasks ----------------------------------------------------------------------------------
-    def _run_tasks(self, objects: list[ObjectRef]) -> JobFailure | None:
+    def _run_tasks(self, objects: list[S3Object]) -> JobFailure | None:
         # Tasks do not run in manifest order on AWS either.
         order = list(objects)
         random.Random(self.job.job_id).shuffle(order)
@@ -654,7 +631,7 @@ class JobRunner:
                         )
         return None
 
-    def _run_task(self, obj: ObjectRef) -> TaskResult:
+    def _run_task(self, obj: S3Object) -> TaskResult:
         operation = self.request["Operation"]
         kwargs: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
         if obj.version_id:
@@ -687,7 +664,7 @@ class JobRunner:
         if not report.get("Enabled") or not results:
             return
         bucket = bucket_from_arn(report["Bucket"])
-        base = S3Location(bucket, report.get("Prefix", "")).join(f"job-{self.job.job_id}")
+        base = join_key(report.get("Prefix", ""), f"job-{self.job.job_id}")
         scope = report.get("ReportScope", "AllTasks")
         groups = [("failed", [result for result in results if not result.succeeded])]
         if scope == "AllTasks":
@@ -697,11 +674,7 @@ class JobRunner:
             for status, group in groups:
                 if not group:
                     continue
-                buffer = io.StringIO()
-                writer = csv.writer(buffer, lineterminator="\n")
-                for result in group:
-                    writer.writerow(result.row())
-                data = buffer.getvalue().encode("utf-8")
+                data = write_report_csv(result.report_row() for result in group)
                 name = hashlib.sha1(f"{self.job.job_id}/{status}".encode()).hexdigest()
                 key = f"{base}/results/{name}.csv"
                 self._put(bucket, key, data)
@@ -713,12 +686,7 @@ class JobRunner:
                         "Key": key,
                     }
                 )
-            document = {
-                "Format": REPORT_FORMAT,
-                "ReportCreationDate": iso_millis(utcnow()),
-                "Results": entries,
-                "ReportSchema": REPORT_SCHEMA,
-            }
+            document = report_manifest_document(entries, utcnow())
             manifest_key = f"{base}/manifest.json"
             self._put(bucket, manifest_key, json.dumps(document, indent=2).encode())
         except (ClientError, BotoCoreError) as err:

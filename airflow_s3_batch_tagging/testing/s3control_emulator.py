@@ -25,16 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from airflow_s3_batch_tagging.errors import S3TaggingInputError
-from airflow_s3_batch_tagging.manifest import CSV_MANIFEST_FORMAT, INVENTORY_MANIFEST_FORMAT
-from airflow_s3_batch_tagging.objects import bucket_name_problem
-from airflow_s3_batch_tagging.tags import TagSet, tag_problem
-from airflow_s3_batch_tagging.testing.jobs import (
-    CANCELLABLE_STATUSES,
+from airflow_s3_batch_tagging.testing.formats import (
+    CSV_MANIFEST_FORMAT,
     GENERATED_MANIFEST_FORMAT,
+    INVENTORY_MANIFEST_FORMAT,
     REPORT_FORMAT,
-    JobStore,
 )
+from airflow_s3_batch_tagging.testing.jobs import CANCELLABLE_STATUSES, JobStore
+from airflow_s3_batch_tagging.testing.rules import OBJECT_TAGS_LIMIT, bucket_name_problem, tag_list_problem
 from airflow_s3_batch_tagging.testing.wire import (
     WireError,
     error_body,
@@ -48,8 +46,9 @@ from airflow_s3_batch_tagging.testing.wire import (
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/v20180820/"
-ACCOUNT_ID_PATTERN = re.compile(r"\d{12}")
-ROLE_ARN_PATTERN = re.compile(r"arn:[^:]+:iam::\d{12}:role/.*")
+# [0-9], not \d: \d also matches other scripts' digits, which AWS rejects.
+ACCOUNT_ID_PATTERN = re.compile(r"[0-9]{12}")
+ROLE_ARN_PATTERN = re.compile(r"arn:[^:]+:iam::[0-9]{12}:role/.*")
 BUCKET_ARN_PATTERN = re.compile(r"arn:[^:]+:s3:::(?P<bucket>[^/]+)")
 OBJECT_ARN_PATTERN = re.compile(r"arn:[^:]+:s3:::(?P<bucket>[^/]+)/(?P<key>.+)", re.DOTALL)
 MAX_PRIORITY = 2147483647
@@ -331,15 +330,9 @@ def _check_priority(value: Any) -> int:
 
 
 def _check_job_tags(tags: list[dict[str, Any]]) -> None:
-    seen: set[str] = set()
-    for tag in tags:
-        key, value = tag.get("Key"), tag.get("Value", "")
-        problem = tag_problem(key, value)
-        if problem:
-            raise invalid(f"Invalid job tag {key!r}={value!r}: {problem}.")
-        if key in seen:
-            raise invalid(f"Invalid job tags: the key {key!r} appears more than once.")
-        seen.add(str(key))
+    problem = tag_list_problem(tags, limit=None)
+    if problem:
+        raise invalid(f"Invalid job tag {problem}.")
 
 
 def _bucket_of_arn(arn: Any, what: str) -> str:
@@ -407,12 +400,9 @@ def _validate_operation(operation: dict[str, Any]) -> None:
             501,
         )
     if name == "S3PutObjectTagging":
-        try:
-            TagSet.from_boto(
-                operation[name].get("TagSet") or [], context="Operation.S3PutObjectTagging.TagSet"
-            )
-        except S3TaggingInputError as err:
-            raise invalid(str(err)) from None
+        problem = tag_list_problem(operation[name].get("TagSet") or [], limit=OBJECT_TAGS_LIMIT)
+        if problem:
+            raise invalid(f"Invalid Operation.S3PutObjectTagging.TagSet: {problem}.")
 
 
 def _validate_report(report: dict[str, Any]) -> None:

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
-from airflow_s3_batch_tagging.objects import validate_bucket_name
 from airflow_s3_batch_tagging.testing.faults import FaultInjectionMiddleware, Faults
 from airflow_s3_batch_tagging.testing.jobs import JobStore
 from airflow_s3_batch_tagging.testing.moto_compat import MotoCompatMiddleware
+from airflow_s3_batch_tagging.testing.rules import bucket_name_problem
 from airflow_s3_batch_tagging.testing.s3control_emulator import API_PREFIX, S3ControlEmulator
 
 if TYPE_CHECKING:
@@ -246,7 +246,10 @@ class LocalAWS:
     # -- conveniences for tests ----------------------------------------------------------------
     def create_bucket(self, name: str | None = None, *, versioned: bool = False) -> str:
         """Create a bucket (a fresh unique name when ``name`` is None); return its name."""
-        bucket = validate_bucket_name(name or f"bucket-{uuid.uuid4().hex[:16]}")
+        bucket = name or f"bucket-{uuid.uuid4().hex[:16]}"
+        problem = bucket_name_problem(bucket)
+        if problem:
+            raise ValueError(f"Invalid bucket name {bucket!r}: {problem}.")
         if self._admin_s3 is None:
             self._admin_s3 = self.client("s3")
         s3 = self._admin_s3
