@@ -13,7 +13,8 @@ What it shows:
   ``airflow dags test`` and ``dag.test()`` run the trigger in line (Airflow 3), so this DAG works
   unchanged there.
 - ``summarize_job`` receives the operator's result (job id, status, task counts, failures by code)
-  through XCom. A retried task reattaches to the job its first try created instead of making a
+  through XCom; it skips when there is none (the task was marked success by hand, which cancels
+  the job). A retried task reattaches to the job its first try created instead of making a
   second one.
 
 Configuration (no code change needed): Airflow Variables ``s3_tagging_data_bucket`` (the objects),
@@ -35,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_s3_batch_tagging.operators.s3_batch_operations import S3BatchPutObjectTaggingOperator
 
@@ -91,8 +93,14 @@ def example_s3_batch_tagging_from_upstream() -> None:
     )
 
     @task
-    def summarize_job(result: dict[str, Any]) -> dict[str, Any]:
+    def summarize_job(result: dict[str, Any] | None) -> dict[str, Any]:
         """Read the job's result from XCom; a real DAG might alert or publish it here."""
+        if result is None:
+            # A task marked success by hand returns nothing (and its job was cancelled).
+            raise AirflowSkipException(
+                "retag_with_batch_job left no result: it was marked success by hand, which cancels its "
+                "S3 Batch Operations job (cancel_on_kill); see its log and console link for the job."
+            )
         summary = {
             "job_id": result["job_id"],
             "status": result["status"],

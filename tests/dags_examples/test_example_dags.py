@@ -64,6 +64,15 @@ def test_the_readme_quick_start_dag_is_the_example_file() -> None:
     assert block == code
 
 
+def test_batch_summary_skips_with_a_reason_when_the_job_task_left_no_result() -> None:
+    """Marking the deferred batch task success cancels its job and leaves no XCom: not a crash."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    summarize = _dagbag().dags["example_s3_batch_tagging_from_upstream"].get_task("summarize_job")
+    with pytest.raises(AirflowSkipException, match="marked success by hand"):
+        summarize.python_callable(None)
+
+
 # -- end to end on the local stand-in ----------------------------------------------------------------
 
 
