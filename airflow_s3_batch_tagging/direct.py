@@ -98,7 +98,8 @@ class ObjectFailure:
 
     def describe(self) -> str:
         """``<object>: <code> (<why>)``, for logs and error messages."""
-        return f"{self.ref}: {self.code} ({self.message[:300]})" if self.message else f"{self.ref}: {self.code}"
+        why = f" ({self.message[:300]})" if self.message else ""
+        return f"{self.ref}: {self.code}{why}"
 
 
 @dataclass

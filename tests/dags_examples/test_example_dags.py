@@ -353,9 +353,7 @@ def test_scheduled_examples_triggered_by_hand_without_a_logical_date_tag_the_tri
     _put(s3, data, "events/dt=2026-03-06/0.json", {"source": "app"})
     _put(s3, data, "events/dt=2026-03-05/0.json", {"source": "app"})
 
-    run = run_dag(
-        examples["dags"][dag_id], logical_date=None, run_after=datetime(2026, 3, 6, 12, tzinfo=UTC)
-    )
+    run = run_dag(examples["dags"][dag_id], logical_date=None, run_after=datetime(2026, 3, 6, 12, tzinfo=UTC))
 
     assert run.state == "success"
     assert _tags(s3, data, "events/dt=2026-03-06/0.json") == {"source": "app", **expected}
