@@ -595,6 +595,18 @@ def resolve_manifest_format(key: str, manifest_format: str | None) -> str:
         ) from None
 
 
+def job_result_log_args(result: Mapping[str, Any]) -> tuple[Any, ...]:
+    """``log.info`` arguments of the line that says how a job (a ``job_result``) ended."""
+    return (
+        "S3 Batch Operations job %s is %s: %s of %s tasks succeeded, %s failed",
+        result["job_id"],
+        result["status"],
+        result["tasks_succeeded"],
+        result["tasks_total"],
+        result["tasks_failed"],
+    )
+
+
 def check_job_result(result: Mapping[str, Any], *, max_failed_tasks: int, max_failure_ratio: float) -> None:
     """
     Raise ``AirflowException`` unless a finished job's ``result`` (from ``job_result``) is a success.

@@ -26,6 +26,7 @@ from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
     build_report,
     check_job_result,
     job_request_token,
+    job_result_log_args,
     job_tags_to_boto,
     resolve_manifest_format,
     successor_request_token,
@@ -267,21 +268,14 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
             priority=plan["priority"],
         )
         self._job_id = job_id
-        S3BatchJobLink.persist(
-            context=context,
-            operator=self,
+        url = S3BatchJobLink.persist_job(
+            context,
+            self,
             region_name=self.hook.conn_region_name,
             aws_partition=self.hook.conn_partition,
             job_id=job_id,
         )
-        self.log.info(
-            "You can monitor this S3 Batch Operations job at: %s",
-            S3BatchJobLink.format_str.format(
-                region_name=self.hook.conn_region_name,
-                aws_domain=S3BatchJobLink.get_aws_domain(self.hook.conn_partition),
-                job_id=job_id,
-            ),
-        )
+        self.log.info("You can monitor this S3 Batch Operations job at: %s", url)
         if self.confirmation_required:
             if self.deferrable:
                 self._defer(job_id, WAIT_FOR_PREPARATION, "execute_confirm")
@@ -384,14 +378,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
 
     def _finish(self, job_id: str) -> dict[str, Any]:
         result = self.hook.job_result(job_id, max_failures=self.first_failures)
-        self.log.info(
-            "S3 Batch Operations job %s is %s: %s of %s tasks succeeded, %s failed",
-            job_id,
-            result["status"],
-            result["tasks_succeeded"],
-            result["tasks_total"],
-            result["tasks_failed"],
-        )
+        self.log.info(*job_result_log_args(result))
         check_job_result(
             result, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
         )
