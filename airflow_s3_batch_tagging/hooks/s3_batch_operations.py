@@ -67,6 +67,11 @@ JOB_INTERMEDIATE_STATES = (
     "Cancelling",
     "Failing",
 )
+JOB_ENDING_STATES = ("Cancelling", "Failing")
+"""Statuses that can only lead to ``Cancelled`` or ``Failed``."""
+KILL_REASON = "Airflow task was killed"
+"""``StatusUpdateReason`` of a job cancelled by ``on_kill``, followed by `` (try N)``."""
+_KILL_REASON = re.compile(re.escape(KILL_REASON) + r" \(try (\d+)\)")
 JOB_STATUS_QUERIES = [
     "Job.Status",
     "join('', ['succeeded ', to_string(Job.ProgressSummary.NumberOfTasksSucceeded || `0`), "
@@ -162,6 +167,26 @@ def successor_request_token(token: str, ended_job_id: str) -> str:
     """The token of the job that replaces ``ended_job_id`` (which ended Failed or Cancelled)."""
     digest = hashlib.sha256(f"{token}\x1f{ended_job_id}".encode()).hexdigest()
     return f"airflow-{digest[:48]}"
+
+
+def kill_reason(try_number: int | None) -> str:
+    """The ``StatusUpdateReason`` of a cancel made when try ``try_number`` of a task was killed."""
+    return f"{KILL_REASON} (try {try_number})" if try_number else KILL_REASON
+
+
+def killed_by_earlier_try(job: Mapping[str, Any], try_number: int) -> int | None:
+    """The try whose kill cancelled ``job``, when that try came before ``try_number``; else None.
+
+    Clearing a deferred task kills its try: the trigger's ``on_kill`` cancels the job moments after
+    the new try may have reattached to it. A live try never sees its own kill, so a job cancelled by
+    an earlier try's kill is no verdict on this try: it starts the successor job instead.
+    """
+    if job.get("Status") not in ("Cancelling", "Cancelled"):
+        return None
+    match = _KILL_REASON.fullmatch(str(job.get("StatusUpdateReason") or ""))
+    if match is None or int(match.group(1)) >= try_number:
+        return None
+    return int(match.group(1))
 
 
 def build_report(

@@ -34,6 +34,7 @@ def _trigger(**kwargs: Any) -> S3BatchJobTrigger:
         {
             "waiter_name": "batch_job_prepared",
             "cancel_on_kill": True,
+            "try_number": 3,
             "aws_conn_id": "other",
             "region_name": "eu-west-1",
             "verify": False,
@@ -47,7 +48,15 @@ def test_serialize_rebuilds_the_trigger_exactly(kwargs: dict[str, Any]) -> None:
     assert classpath == "airflow_s3_batch_tagging.triggers.s3_batch_operations.S3BatchJobTrigger"
     rebuilt = S3BatchJobTrigger(**serialized)
     assert rebuilt.serialize() == (classpath, serialized)
-    for name in ("job_id", "account_id", "waiter_name", "waiter_args", "cancel_on_kill", "region_name"):
+    for name in (
+        "job_id",
+        "account_id",
+        "waiter_name",
+        "waiter_args",
+        "cancel_on_kill",
+        "try_number",
+        "region_name",
+    ):
         assert getattr(rebuilt, name) == getattr(trigger, name)
     assert rebuilt.waiter_args == {"AccountId": ACCOUNT, "JobId": "job-1"}
 
@@ -125,6 +134,9 @@ async def test_on_kill_cancels_the_job_only_when_asked() -> None:
         cancel.assert_not_called()
         await _trigger(aws_conn_id=None, cancel_on_kill=True).on_kill()
         cancel.assert_called_once_with("job-1", "Airflow task was killed")
+        cancel.reset_mock()
+        await _trigger(aws_conn_id=None, cancel_on_kill=True, try_number=4).on_kill()
+        cancel.assert_called_once_with("job-1", "Airflow task was killed (try 4)")
 
 
 async def test_on_kill_swallows_and_logs_a_failed_cancel(capsys: pytest.CaptureFixture[str]) -> None:
