@@ -298,6 +298,20 @@ class S3BatchOperationsHook(AwsBaseHook):
             return validate_account_id(str(explicit))
         return validate_account_id(str(super().account_id))
 
+    def _get_async_conn(self) -> Any:
+        """The aiobotocore client creator of ``get_async_conn`` (run in a worker thread by it).
+
+        With ``warm_up_loader_caches``, aiobotocore loads botocore's data (a scan of its data
+        directory, the endpoint and service model files) in a thread before it builds the client;
+        without it that happened on the event loop and blocked the triggerer's.
+        """
+        from aiobotocore.config import AioConfig
+
+        config = AioConfig(warm_up_loader_caches=True)
+        if self.config is not None:
+            config = config.merge(self.config)
+        return self.get_client_type(region_name=self.region_name, config=config, deferrable=True)
+
     @property
     def control(self) -> S3ControlClient:
         """The ``s3control`` client (``conn``), typed."""
@@ -387,17 +401,25 @@ class S3BatchOperationsHook(AwsBaseHook):
 
     def cancel_job(self, job_id: str, reason: str | None = None) -> str:
         """Cancel a job that has not ended (``UpdateJobStatus`` to ``Cancelled``); return the new status."""
-        response = self.control.update_job_status(
-            **trim_none_values(
-                {
-                    "AccountId": self.account_id,
-                    "JobId": job_id,
-                    "RequestedJobStatus": "Cancelled",
-                    "StatusUpdateReason": reason[:256] if reason else None,
-                }
-            )
-        )
+        response = self.control.update_job_status(**self._cancel_request(job_id, reason))
         return str(response.get("Status", "Cancelled"))
+
+    async def cancel_job_async(self, job_id: str, reason: str | None = None) -> str:
+        """``cancel_job`` on an aiobotocore client, for triggers: the event loop never waits on a
+        blocking request, and no boto3 client (whose service model is parsed per session) is built."""
+        async with await self.get_async_conn() as client:
+            response = await client.update_job_status(**self._cancel_request(job_id, reason))
+        return str(response.get("Status", "Cancelled"))
+
+    def _cancel_request(self, job_id: str, reason: str | None) -> dict[str, Any]:
+        return trim_none_values(
+            {
+                "AccountId": self.account_id,
+                "JobId": job_id,
+                "RequestedJobStatus": "Cancelled",
+                "StatusUpdateReason": reason[:256] if reason else None,
+            }
+        )
 
     def wait_for_job(
         self,

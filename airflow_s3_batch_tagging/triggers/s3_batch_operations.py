@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
-from asgiref.sync import sync_to_async
+
+# Imported with the trigger class, not on the triggerer's event loop at the first wait.
+from airflow.providers.amazon.aws.waiters import base_waiter  # noqa: F401
 
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
     JOB_STATUS_QUERIES,
@@ -93,14 +95,16 @@ class S3BatchJobTrigger(AwsBaseWaiterTrigger):
     def _hook_parameters(self) -> dict[str, Any]:
         return {**super()._hook_parameters, "account_id": self.account_id}
 
+    def hook(self) -> S3BatchOperationsHook:
+        return S3BatchOperationsHook(**self._hook_parameters)
+
     async def on_kill(self) -> None:
         """Cancel the job when a user acts on the deferred task and ``cancel_on_kill`` is set."""
         if not self.cancel_on_kill:
             return
         self.log.info("Cancelling S3 Batch Operations job %s", self.job_id)
-        hook = S3BatchOperationsHook(**self._hook_parameters)
         try:
-            await sync_to_async(hook.cancel_job)(self.job_id, kill_reason(self.try_number))
+            await self.hook().cancel_job_async(self.job_id, kill_reason(self.try_number))
         except Exception:
             self.log.exception("Could not cancel S3 Batch Operations job %s; it may still run.", self.job_id)
         else:
