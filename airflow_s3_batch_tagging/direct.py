@@ -94,6 +94,11 @@ class ObjectFailure:
     def to_dict(self) -> dict[str, Any]:
         return {**self.ref.to_dict(), "code": self.code, "message": self.message[:300]}
 
+    def describe(self) -> str:
+        """``<object>: <code> (<why>)``, for logs and error messages."""
+        why = f" ({self.message[:300]})" if self.message else ""
+        return f"{self.ref}: {self.code}{why}"
+
 
 @dataclass
 class TaggingResult:
@@ -136,10 +141,10 @@ class TaggingResult:
         ratio = self.failed / self.total if self.total else 1.0
         return self.failed > max_failed_objects and ratio > max_failure_ratio
 
-    def describe_failures(self) -> str:
-        """The first failures with their codes, for an error message (keys only, no tag values)."""
-        shown = "; ".join(f"{f.ref}: {f.code}" for f in self.first_failures[:10])
-        more = self.failed - min(len(self.first_failures), 10)
+    def describe_failures(self, limit: int = 10) -> str:
+        """The first failures with their codes and why, for an error message (keys, no tag values)."""
+        shown = "; ".join(f.describe() for f in self.first_failures[:limit])
+        more = self.failed - min(len(self.first_failures), limit)
         return shown + (f"; and {more} more" if more > 0 else "")
 
     def to_dict(self) -> dict[str, Any]:

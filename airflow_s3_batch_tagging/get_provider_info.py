@@ -13,8 +13,10 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-s3-batch-tagging",
         "name": "S3 Batch Tagging",
         "description": (
+            # Plain words: `airflow providers list` strips the characters `_<> (RST syntax).
             "Re-tag Amazon S3 objects from Airflow: S3 Batch Operations PutObjectTagging and "
-            "DeleteObjectTagging jobs, and direct, mapped put_object_tagging with merge, remove and undo."
+            "DeleteObjectTagging jobs, and direct, mapped PutObjectTagging requests with merge, remove "
+            "and undo."
         ),
         "versions": [__version__],
         "integrations": [

@@ -2,8 +2,9 @@
 
 What it shows:
 
-- Each run re-tags exactly one day: the listing of ``<params.prefix>dt={{ ds }}/``. The tags depend
-  only on that interval (``retention_class`` from ``params``, ``backfilled_for={{ ds }}``), never on
+- Each run re-tags exactly one day: the listing of ``<params.prefix>dt=<run day>/`` (``RUN_DAY``:
+  the logical date, or the trigger time of a run triggered without one). The tags depend
+  only on that interval (``retention_class`` from ``params``, ``backfilled_for=<run day>``), never on
   the wall clock, so running an interval twice gives the same tags; ``skip_unchanged=True`` makes the
   second run write nothing. Runs of different intervals touch different objects, so they may run
   in parallel (``max_active_runs`` bounds how many).
@@ -34,7 +35,7 @@ local stand-in the ``aws_default`` connection comes from ``LocalAWS.env()``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -47,11 +48,19 @@ from airflow_s3_batch_tagging.operators.s3_object_tagging import (
 
 DATA_BUCKET = "{{ var.value.get('s3_tagging_data_bucket', 'my-data') }}"
 OPS_BUCKET = "{{ var.value.get('s3_tagging_ops_bucket', 'my-ops-bucket') }}"
+# The run's day (YYYY-MM-DD): its logical date or, for a run triggered without one (the default of
+# Airflow 3's Trigger button, `airflow dags trigger` and the REST API), the time it was triggered.
+# `{{ ds }}` is undefined in such a run and fails the task.
+RUN_DAY = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 # The restore DAG's undo_log param, or every run of the backfill DAG when it is empty.
 RESTORE_FROM = (
     "{{ params.undo_log or ('s3://' ~ var.value.get('s3_tagging_ops_bucket', 'my-ops-bucket')"
     " ~ '/undo/example_s3_backfill_retagging/') }}"
 )
+
+# A retry is safe: the direct path is idempotent per run, and a batch task's retry reattaches to the
+# job its earlier try created. See the README's "Running on several workers".
+RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
 @dag(
@@ -59,6 +68,7 @@ RESTORE_FROM = (
     schedule="@daily",
     start_date=datetime(2026, 1, 1),
     catchup=False,
+    default_args=RETRIES,
     max_active_runs=4,
     params={
         "prefix": Param("events/", type="string", description="Prefix above the dt=YYYY-MM-DD/ folders."),
@@ -68,28 +78,28 @@ RESTORE_FROM = (
     doc_md=__doc__,
 )
 def example_s3_backfill_retagging() -> None:
-    batches = plan_tagging_batches(bucket=DATA_BUCKET, prefix="{{ params.prefix }}dt={{ ds }}/")
+    batches = plan_tagging_batches(bucket=DATA_BUCKET, prefix="{{ params.prefix }}dt=" + RUN_DAY + "/")
     tagged = S3PutObjectTaggingOperator.partial(
         task_id="retag_interval",
-        tags={"retention_class": "{{ params.retention_class }}", "backfilled_for": "{{ ds }}"},
+        tags={"retention_class": "{{ params.retention_class }}", "backfilled_for": RUN_DAY},
         mode="merge",
         skip_unchanged=True,
         undo_log=f"s3://{OPS_BUCKET}/undo/",
     ).expand(objects=batches)
 
     @task(trigger_rule="none_failed")
-    def backfill_summary(results: list[dict[str, Any]], ds: str | None = None) -> dict[str, Any]:
+    def backfill_summary(results: list[dict[str, Any]], interval: str) -> dict[str, Any]:
         """What this interval's run changed, and where its undo log is."""
         results = list(results)
-        summary: dict[str, Any] = {"interval": ds, "batches": len(results)}
+        summary: dict[str, Any] = {"interval": interval, "batches": len(results)}
         for name in ("total", "changed", "skipped", "failed"):
             summary[name] = sum(int(result[name]) for result in results)
         summary["undo_logs"] = [result["undo_log"] for result in results if result.get("undo_log_parts")]
-        print(f"Backfilled interval {ds}: {summary}")
+        print(f"Backfilled interval {interval}: {summary}")
         return summary
 
     results: Any = tagged.output  # the list of every mapped task's result
-    backfill_summary(results)
+    backfill_summary(results, RUN_DAY)
 
 
 @dag(
@@ -97,6 +107,7 @@ def example_s3_backfill_retagging() -> None:
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
+    default_args=RETRIES,
     params={
         "undo_log": Param(
             "",

@@ -27,7 +27,7 @@ role: the job already has its own. Against the local stand-in the connection com
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -36,12 +36,17 @@ from airflow_s3_batch_tagging.sensors.s3_batch_operations import S3BatchJobSenso
 
 POLL_SECONDS = int(os.environ.get("S3_TAGGING_EXAMPLE_POLL_SECONDS", "30"))
 
+# A retry is safe: the direct path is idempotent per run, and a batch task's retry reattaches to the
+# job its earlier try created. See the README's "Running on several workers".
+RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
+
 
 @dag(
     dag_id="example_s3_batch_job_sensor",
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
+    default_args=RETRIES,
     params={
         "job_id": Param(type="string", minLength=1, description="The S3 Batch Operations job to watch."),
     },

@@ -7,12 +7,14 @@ What it shows:
   ``params.prefix`` filtered by suffix). It returns plain keys; the batch operator writes them as a
   CSV manifest under ``s3://<ops bucket>/batch-tagging/`` and creates one ``S3PutObjectTagging`` job.
 - The job replaces every listed object's tag set with ``tags`` (Batch Operations cannot merge: use
-  the direct path, example 2, for that). ``retagged_on`` is templated from the run's logical date.
+  the direct path, example 2, for that). ``retagged_on`` is the run day (``RUN_DAY``: the logical
+  date, or the trigger time of a run triggered without one).
 - ``deferrable=True``: while the job runs, the task waits in the triggerer, not in a worker slot.
   ``airflow dags test`` and ``dag.test()`` run the trigger in line (Airflow 3), so this DAG works
   unchanged there.
 - ``summarize_job`` receives the operator's result (job id, status, task counts, failures by code)
-  through XCom. A retried task reattaches to the job its first try created instead of making a
+  through XCom; it skips when there is none (the task was marked success by hand, which cancels
+  the job). A retried task reattaches to the job its first try created instead of making a
   second one.
 
 Configuration (no code change needed): Airflow Variables ``s3_tagging_data_bucket`` (the objects),
@@ -30,17 +32,26 @@ answers), and set ``s3_tagging_role_arn`` to a role that trusts ``batchoperation
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_s3_batch_tagging.operators.s3_batch_operations import S3BatchPutObjectTaggingOperator
 
 DATA_BUCKET = "{{ var.value.get('s3_tagging_data_bucket', 'my-data') }}"
 OPS_BUCKET = "{{ var.value.get('s3_tagging_ops_bucket', 'my-ops-bucket') }}"
+# The run's day (YYYY-MM-DD): its logical date or, for a run triggered without one (the default of
+# Airflow 3's Trigger button, `airflow dags trigger` and the REST API), the time it was triggered.
+# `{{ ds }}` is undefined in such a run and fails the task.
+RUN_DAY = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 ROLE_ARN = "{{ var.value.get('s3_tagging_role_arn', 'arn:aws:iam::123456789012:role/s3-batch-tagging') }}"
 POLL_SECONDS = int(os.environ.get("S3_TAGGING_EXAMPLE_POLL_SECONDS", "30"))
+
+# A retry is safe: the direct path is idempotent per run, and a batch task's retry reattaches to the
+# job its earlier try created. See the README's "Running on several workers".
+RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
 @dag(
@@ -48,6 +59,7 @@ POLL_SECONDS = int(os.environ.get("S3_TAGGING_EXAMPLE_POLL_SECONDS", "30"))
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
+    default_args=RETRIES,
     params={
         "prefix": Param("exports/", type="string", description="Key prefix to list."),
         "suffix": Param(".parquet", type="string", description="Only keys ending with this."),
@@ -72,17 +84,23 @@ def example_s3_batch_tagging_from_upstream() -> None:
         task_id="retag_with_batch_job",
         objects=objects,
         bucket=DATA_BUCKET,
-        tags={"tier": "cold", "retagged_on": "{{ ds }}"},
+        tags={"tier": "cold", "retagged_on": RUN_DAY},
         role_arn=ROLE_ARN,
         manifest_location=f"s3://{OPS_BUCKET}/batch-tagging/",
-        description="example_s3_batch_tagging_from_upstream {{ ds }}",
+        description=f"example_s3_batch_tagging_from_upstream {RUN_DAY}",
         deferrable=True,
         waiter_delay=POLL_SECONDS,
     )
 
     @task
-    def summarize_job(result: dict[str, Any]) -> dict[str, Any]:
+    def summarize_job(result: dict[str, Any] | None) -> dict[str, Any]:
         """Read the job's result from XCom; a real DAG might alert or publish it here."""
+        if result is None:
+            # A task marked success by hand returns nothing (and its job was cancelled).
+            raise AirflowSkipException(
+                "retag_with_batch_job left no result: it was marked success by hand, which cancels its "
+                "S3 Batch Operations job (cancel_on_kill); see its log and console link for the job."
+            )
         summary = {
             "job_id": result["job_id"],
             "status": result["status"],

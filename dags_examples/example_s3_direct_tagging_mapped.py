@@ -29,7 +29,7 @@ on the data and ``s3:PutObject`` on the undo-log prefix). Against the local stan
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -41,8 +41,16 @@ from airflow_s3_batch_tagging.operators.s3_object_tagging import (
 
 DATA_BUCKET = "{{ var.value.get('s3_tagging_data_bucket', 'my-data') }}"
 OPS_BUCKET = "{{ var.value.get('s3_tagging_ops_bucket', 'my-ops-bucket') }}"
+# The run's day (YYYY-MM-DD): its logical date or, for a run triggered without one (the default of
+# Airflow 3's Trigger button, `airflow dags trigger` and the REST API), the time it was triggered.
+# `{{ ds }}` is undefined in such a run and fails the task.
+RUN_DAY = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 # Not a param: plan_tagging_batches needs a number, and templates render strings.
 BATCH_SIZE = int(os.environ.get("S3_TAGGING_EXAMPLE_BATCH_SIZE", "1000"))
+
+# A retry is safe: the direct path is idempotent per run, and a batch task's retry reattaches to the
+# job its earlier try created. See the README's "Running on several workers".
+RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
 @dag(
@@ -50,6 +58,7 @@ BATCH_SIZE = int(os.environ.get("S3_TAGGING_EXAMPLE_BATCH_SIZE", "1000"))
     schedule=None,
     start_date=datetime(2026, 1, 1),
     catchup=False,
+    default_args=RETRIES,
     params={
         "prefix": Param("datasets/", type="string", description="Key prefix to re-tag."),
         "classification": Param("internal", type="string", description="Value of the classification tag."),
@@ -65,7 +74,7 @@ def example_s3_direct_tagging_mapped() -> None:
     )
     tagged = S3PutObjectTaggingOperator.partial(
         task_id="tag_batch",
-        tags={"classification": "{{ params.classification }}", "reviewed_on": "{{ ds }}"},
+        tags={"classification": "{{ params.classification }}", "reviewed_on": RUN_DAY},
         mode="merge",
         skip_unchanged=True,
         undo_log=f"s3://{OPS_BUCKET}/undo/",

@@ -32,6 +32,15 @@ def test_provider_info_has_the_required_fields() -> None:
     assert info["description"]
 
 
+def test_airflow_providers_list_shows_the_description_word_for_word() -> None:
+    """``airflow providers list`` strips RST characters (`_<>), which turned put_object_tagging into
+    putobjecttagging; the description must survive Airflow's own rendering unchanged."""
+    from airflow.cli.commands.provider_command import _remove_rst_syntax
+
+    description = get_provider_info()["description"]
+    assert _remove_rst_syntax(description) == description.strip(" \n.")
+
+
 def test_every_named_module_imports() -> None:
     for module in _named_modules(get_provider_info()):
         assert module.startswith("airflow_s3_batch_tagging."), module

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, conf
-from airflow.sdk import task
+from airflow.sdk import BaseXCom, task
 
 from airflow_s3_batch_tagging.direct import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, TaggingResult
 from airflow_s3_batch_tagging.errors import InvalidObjectRefError, InvalidTagError, S3TaggingInputError
@@ -40,6 +40,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_s3_batch_tagging.direct import TaggingItem
+
+
+MAX_LOGGED_FAILURES = 10
+"""Failed objects named one per log line (the result keeps up to 20)."""
 
 
 def _as_bool(value: Any, name: str) -> bool:
@@ -109,7 +113,12 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
     def _log_progress(self, done: int, total: int | None, rate: float) -> None:
         self.log.info("Tagging progress: %s/%s objects done (%.1f objects/s).", done, total or "?", rate)
 
-    def _finish(self, result: TaggingResult) -> dict[str, Any]:
+    def _finish(self, result: TaggingResult, context: Context) -> dict[str, Any]:
+        """Log the outcome and return the result; fail the task when failures exceed the tolerance.
+
+        A failed task still leaves its result in XCom (``return_value``) for a person or a
+        downstream task (``trigger_rule="all_done"``) to read.
+        """
         self.log.info(
             "%s %s objects in %.1f s: changed=%s unchanged=%s skipped=%s failed=%s retries=%s; undo log: %s.",
             "Checked (dry run)" if result.dry_run else "Tagged",
@@ -124,14 +133,19 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         )
         if result.failed:
             self.log.warning("Failures by error code: %s", result.failures_by_code)
+            for failure in result.first_failures[:MAX_LOGGED_FAILURES]:
+                self.log.warning("Failed: %s", failure.describe())
+        summary = result.to_dict()
         if result.exceeds(self.max_failed_objects, self.max_failure_ratio):
+            if self.do_xcom_push:
+                context["ti"].xcom_push(key=BaseXCom.XCOM_RETURN_KEY, value=summary)
             raise AirflowException(
                 f"{result.failed} of {result.total} objects could not be tagged, more than the tolerance "
                 f"(max_failed_objects={self.max_failed_objects}, "
                 f"max_failure_ratio={self.max_failure_ratio}). By code: {result.failures_by_code}. "
                 f"First failures: {result.describe_failures()}"
             )
-        return result.to_dict()
+        return summary
 
 
 class S3PutObjectTaggingOperator(_DirectTaggingOperator):
@@ -328,7 +342,7 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
             progress=self._log_progress,
             progress_interval=self.progress_interval,
         )
-        return self._finish(result)
+        return self._finish(result, context)
 
 
 def _undo_locations(value: Any) -> list[str]:
@@ -433,7 +447,7 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
             progress=self._log_progress,
             progress_interval=self.progress_interval,
         )
-        return self._finish(result)
+        return self._finish(result, context)
 
 
 def max_map_length() -> int:

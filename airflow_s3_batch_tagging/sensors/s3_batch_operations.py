@@ -16,7 +16,9 @@ from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
     JOB_SUCCESS_STATES,
     S3BatchOperationsHook,
     check_job_result,
+    job_result_log_args,
 )
+from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, validate_failure_tolerance
 from airflow_s3_batch_tagging.triggers.s3_batch_operations import S3BatchJobTrigger
 
@@ -57,6 +59,7 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
 
     aws_hook_class = S3BatchOperationsHook
     template_fields: Sequence[str] = aws_template_fields("job_id", "account_id", "expected_bucket_owner")
+    operator_extra_links = (S3BatchJobLink(),)
     ui_color = "#ff9900"
 
     def __init__(
@@ -94,6 +97,19 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
     def execute(self, context: Context) -> Any:
         validate_failure_tolerance(self.max_failed_tasks, self.max_failure_ratio)
         validate_expected_bucket_owner(self.expected_bucket_owner)
+        url = S3BatchJobLink.persist_job(
+            context,
+            self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            job_id=self.job_id,
+        )
+        self.log.info(
+            "Waiting for S3 Batch Operations job %s of account %s; you can monitor it at: %s",
+            self.job_id,
+            self.hook.account_id,
+            url,
+        )
         if self.deferrable:
             self.defer(
                 trigger=S3BatchJobTrigger(
@@ -124,6 +140,7 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
 
     def _check(self) -> dict[str, Any]:
         result = self.hook.job_result(self.job_id, max_failures=self.first_failures)
+        self.log.info(*job_result_log_args(result))
         check_job_result(
             result, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
         )

@@ -64,6 +64,15 @@ def test_the_readme_quick_start_dag_is_the_example_file() -> None:
     assert block == code
 
 
+def test_batch_summary_skips_with_a_reason_when_the_job_task_left_no_result() -> None:
+    """Marking the deferred batch task success cancels its job and leaves no XCom: not a crash."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    summarize = _dagbag().dags["example_s3_batch_tagging_from_upstream"].get_task("summarize_job")
+    with pytest.raises(AirflowSkipException, match="marked success by hand"):
+        summarize.python_callable(None)
+
+
 # -- end to end on the local stand-in ----------------------------------------------------------------
 
 
@@ -268,3 +277,86 @@ def test_sensor_waits_for_a_job_created_outside_the_dag(
     }
     for i in range(5):
         assert _tags(s3, data, f"archive/{i}.bin") == {"legal_hold": "true"}
+
+
+# -- runs without a logical date (Airflow 3's UI/CLI/REST trigger default) ---------------------------
+
+
+@pytest.mark.e2e
+def test_direct_mapped_tagging_triggered_without_a_logical_date_uses_the_trigger_day(
+    run_dag: Callable[..., Any], examples: dict[str, Any]
+) -> None:
+    s3, data = examples["s3"], examples["data"]
+    for i in range(3):
+        _put(s3, data, f"datasets/{i}.csv", {"owner": "etl"})
+
+    run = run_dag(
+        examples["dags"]["example_s3_direct_tagging_mapped"],
+        logical_date=None,
+        run_after=datetime(2026, 3, 6, 17, 45, tzinfo=UTC),
+    )
+
+    assert run.logical_date is None
+    assert run.state == "success"
+    for i in range(3):
+        assert _tags(s3, data, f"datasets/{i}.csv") == {
+            "owner": "etl",
+            "classification": "internal",
+            "reviewed_on": "2026-03-06",
+        }
+
+
+@pytest.mark.e2e
+def test_batch_job_from_upstream_triggered_without_a_logical_date_uses_the_trigger_day(
+    run_dag: Callable[..., Any], examples: dict[str, Any], local_aws: Any
+) -> None:
+    s3, data = examples["s3"], examples["data"]
+    _put(s3, data, "exports/a.parquet", {"tier": "hot"})
+
+    run = run_dag(
+        examples["dags"]["example_s3_batch_tagging_from_upstream"],
+        logical_date=None,
+        run_after=datetime(2026, 3, 6, 9, 0, tzinfo=UTC),
+    )
+
+    assert run.state == "success"
+    assert _tags(s3, data, "exports/a.parquet") == {"tier": "cold", "retagged_on": "2026-03-06"}
+    job_id = _return_value(run, "summarize_job")["job_id"]
+    job = local_aws.client("s3control").describe_job(AccountId=local_aws.account_id, JobId=job_id)["Job"]
+    assert job["Description"] == "example_s3_batch_tagging_from_upstream 2026-03-06"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("dag_id", "task_id", "expected"),
+    [
+        (
+            "example_s3_scheduled_retagging",
+            "interval_summary",
+            {"ingest_date": "2026-03-06", "expires_after": "2026-06-04", "retention": "90d"},
+        ),
+        (
+            "example_s3_backfill_retagging",
+            "backfill_summary",
+            {"retention_class": "archive", "backfilled_for": "2026-03-06"},
+        ),
+    ],
+)
+def test_scheduled_examples_triggered_by_hand_without_a_logical_date_tag_the_trigger_day(
+    run_dag: Callable[..., Any],
+    examples: dict[str, Any],
+    dag_id: str,
+    task_id: str,
+    expected: dict[str, str],
+) -> None:
+    s3, data = examples["s3"], examples["data"]
+    _put(s3, data, "events/dt=2026-03-06/0.json", {"source": "app"})
+    _put(s3, data, "events/dt=2026-03-05/0.json", {"source": "app"})
+
+    run = run_dag(examples["dags"][dag_id], logical_date=None, run_after=datetime(2026, 3, 6, 12, tzinfo=UTC))
+
+    assert run.state == "success"
+    assert _tags(s3, data, "events/dt=2026-03-06/0.json") == {"source": "app", **expected}
+    assert _tags(s3, data, "events/dt=2026-03-05/0.json") == {"source": "app"}
+    summary = _return_value(run, task_id)
+    assert (summary["interval"], summary["changed"]) == ("2026-03-06", 1)

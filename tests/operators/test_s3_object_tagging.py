@@ -56,8 +56,16 @@ def tags_of(client: Any, key: str, bucket: str = BUCKET, version_id: str | None 
 
 
 def context(try_number: int = 1, map_index: int = -1, task_id: str = "tag") -> Any:
+    """A task context whose ``ti.xcom_push`` records into ``ti.xcoms``."""
+    xcoms: dict[str, Any] = {}
     ti = SimpleNamespace(
-        dag_id="retag", run_id="manual__1", task_id=task_id, map_index=map_index, try_number=try_number
+        dag_id="retag",
+        run_id="manual__1",
+        task_id=task_id,
+        map_index=map_index,
+        try_number=try_number,
+        xcoms=xcoms,
+        xcom_push=lambda key, value: xcoms.__setitem__(key, value),
     )
     return {"ti": ti}
 
@@ -232,6 +240,32 @@ def test_tolerance_exceeded_fails_after_every_object_was_tried(s3: Any) -> None:
         tagger(objects=objects, bucket=BUCKET, tags={"t": "1"}, max_failed_objects=1).execute(context())
     assert "missing-2: NoSuchKey" in str(raised.value)
     assert all(tags_of(s3, key) == {"t": "1"} for key in ("a", "b", "c"))
+
+
+def test_a_failed_task_says_why_each_object_failed_in_its_error_log_and_xcom(
+    s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    full = {f"k{i}": "v" for i in range(10)}  # S3's maximum: merging one more key cannot work
+    put(s3, "full.csv", full)
+    put(s3, "ok.csv", ORIGINAL)
+    ctx = context()
+
+    with pytest.raises(AirflowException) as raised:
+        tagger(objects=["full.csv", "ok.csv"], bucket=BUCKET, tags={"reviewed": "yes"}, mode="merge").execute(
+            ctx
+        )
+
+    why = "Cannot merge tags into s3://tagging-bucket/full.csv: it has 10 tags and the merge adds 1"
+    assert f"s3://{BUCKET}/full.csv: InvalidTag ({why}" in str(raised.value)
+    logged = [line for line in capsys.readouterr().out.splitlines() if "Failed: " in line]
+    assert len(logged) == 1
+    assert why in logged[0]
+    result = ctx["ti"].xcoms["return_value"]  # left for a person or an all_done task to read
+    assert (result["total"], result["changed"], result["failed"]) == (2, 1, 1)
+    assert result["first_failures"][0]["code"] == "InvalidTag"
+    assert result["first_failures"][0]["message"].startswith(why)
+    assert tags_of(s3, "full.csv") == full
+    assert tags_of(s3, "ok.csv") == {**ORIGINAL, "reviewed": "yes"}
 
 
 def test_failures_within_tolerance_return_the_result(s3: Any) -> None:

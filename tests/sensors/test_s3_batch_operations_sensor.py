@@ -20,6 +20,8 @@ def _sensor(status: str, failed: int = 0, reasons: str | None = None, **kwargs: 
     sensor = S3BatchJobSensor(task_id="wait", job_id="job-1", account_id=ACCOUNT, **kwargs)
     hook = mock.MagicMock(spec=S3BatchOperationsHook)
     hook.account_id = ACCOUNT
+    hook.conn_region_name = "eu-west-1"
+    hook.conn_partition = "aws"
     hook.describe_job.return_value = {"JobId": "job-1", "Status": status}
     hook.job_result.return_value = {
         "job_id": "job-1",
@@ -78,7 +80,7 @@ def test_poke_fails_a_cancelled_job_with_the_reason() -> None:
 def test_deferrable_sensor_defers_and_resumes() -> None:
     sensor, _ = _sensor("Complete", deferrable=True, poke_interval=5, max_retries=7)
     with pytest.raises(TaskDeferred) as deferred:
-        sensor.execute({})
+        sensor.execute({"ti": mock.MagicMock()})
     trigger = deferred.value.trigger
     assert isinstance(trigger, S3BatchJobTrigger)
     assert (trigger.job_id, trigger.account_id, trigger.waiter_delay, trigger.attempts) == (
@@ -103,5 +105,27 @@ def test_execute_complete_raises_for_waiter_errors_and_failed_jobs() -> None:
 def test_invalid_tolerance_is_rejected_before_polling() -> None:
     sensor, hook = _sensor("Active", max_failed_tasks=-1)
     with pytest.raises(S3TaggingInputError, match="Invalid max_failed_tasks -1"):
-        sensor.execute({})
+        sensor.execute({"ti": mock.MagicMock()})
     hook.describe_job.assert_not_called()
+
+
+def test_sensor_persists_the_console_link_and_logs_the_job_id_and_final_status(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sensor, _ = _sensor("Complete", failed=1, max_failed_tasks=1, deferrable=True)
+    ti = mock.MagicMock()
+    with pytest.raises(TaskDeferred):
+        sensor.execute({"ti": ti})
+    ti.xcom_push.assert_called_once_with(
+        key="s3_batch_job",
+        value={"region_name": "eu-west-1", "aws_domain": "aws.amazon.com", "job_id": "job-1"},
+    )
+    assert [type(link).__name__ for link in sensor.operator_extra_links] == ["S3BatchJobLink"]
+    started = capsys.readouterr().out
+    assert "Waiting for S3 Batch Operations job job-1 of account 123456789012" in started
+    assert "https://eu-west-1.console.aws.amazon.com/s3/jobs/job-1?region=eu-west-1" in started
+
+    sensor.execute_complete({"ti": ti}, {"status": "success", "job_id": "job-1"})
+    assert "S3 Batch Operations job job-1 is Complete: 9 of 10 tasks succeeded, 1 failed" in (
+        capsys.readouterr().out
+    )
