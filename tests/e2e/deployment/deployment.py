@@ -44,6 +44,7 @@ EXAMPLES = REPO / "dags_examples"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("example_*.py"))
 PR_SET_CHILD_SUBREAPER = 36
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+DB_LOCKED_ATTEMPTS = 6
 
 
 class DeploymentError(Exception):
@@ -147,7 +148,16 @@ class RestApi:
         )
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.client.request(method, path, **kwargs)
+        """One call; repeated while SQLite is locked (Airflow then rolls the request back and answers
+        500 "Database error", or 503 for a backfill), which concurrent writers cause on SQLite."""
+        for attempt in range(DB_LOCKED_ATTEMPTS):
+            response = self.client.request(method, path, **kwargs)
+            locked = (response.status_code == 500 and "Database error" in response.text) or (
+                response.status_code == 503 and "locked" in response.text
+            )
+            if not locked or attempt == DB_LOCKED_ATTEMPTS - 1:
+                break
+            time.sleep(1.0 + attempt)
         if response.status_code >= 400:
             raise DeploymentError(f"{method} {path} answered {response.status_code}: {response.text}")
         return response.json() if response.content else None

@@ -15,6 +15,7 @@ import pytest
 
 from .drive import BATCH_TASK, JOB_TERMINAL, Job, Outcome
 from .world import (
+    ARCHIVE_OBJECTS,
     BACKFILL_DAG,
     BACKFILL_DAYS,
     BACKFILL_MANUAL,
@@ -221,9 +222,9 @@ def test_jobs_end_complete_or_cancelled_as_each_scenario_asked(outcome: Outcome)
     assert [job.status for job in plain] == ["Complete"]
     external = [job for job in outcome.jobs if job.job_id == outcome.external_job_id]
     assert [job.status for job in external] == ["Complete"]
-    for job in [*plain, *external]:
+    for job, count in ((plain[0], BATCH_OBJECTS), (external[0], ARCHIVE_OBJECTS)):
         progress = job.description["ProgressSummary"]
-        assert (progress["NumberOfTasksSucceeded"], progress["NumberOfTasksFailed"]) == (BATCH_OBJECTS, 0)
+        assert (progress["NumberOfTasksSucceeded"], progress["NumberOfTasksFailed"]) == (count, 0)
     prefixes = [run.prefix for run in (BATCH_PLAIN, BATCH_CLEARED, BATCH_FAILED, BATCH_SUCCEEDED)]
     strays = [job.description for job in outcome.jobs if job.keys and not any(map(job.covers, prefixes))]
     assert not strays, f"jobs no scenario asked for: {strays}"
