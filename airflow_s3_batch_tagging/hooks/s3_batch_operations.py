@@ -67,6 +67,11 @@ JOB_INTERMEDIATE_STATES = (
     "Cancelling",
     "Failing",
 )
+JOB_ENDING_STATES = ("Cancelling", "Failing")
+"""Statuses that can only lead to ``Cancelled`` or ``Failed``."""
+KILL_REASON = "Airflow task was killed"
+"""``StatusUpdateReason`` of a job cancelled by ``on_kill``, followed by `` (try N)``."""
+_KILL_REASON = re.compile(re.escape(KILL_REASON) + r" \(try (\d+)\)")
 JOB_STATUS_QUERIES = [
     "Job.Status",
     "join('', ['succeeded ', to_string(Job.ProgressSummary.NumberOfTasksSucceeded || `0`), "
@@ -162,6 +167,26 @@ def successor_request_token(token: str, ended_job_id: str) -> str:
     """The token of the job that replaces ``ended_job_id`` (which ended Failed or Cancelled)."""
     digest = hashlib.sha256(f"{token}\x1f{ended_job_id}".encode()).hexdigest()
     return f"airflow-{digest[:48]}"
+
+
+def kill_reason(try_number: int | None) -> str:
+    """The ``StatusUpdateReason`` of a cancel made when try ``try_number`` of a task was killed."""
+    return f"{KILL_REASON} (try {try_number})" if try_number else KILL_REASON
+
+
+def killed_by_earlier_try(job: Mapping[str, Any], try_number: int) -> int | None:
+    """The try whose kill cancelled ``job``, when that try came before ``try_number``; else None.
+
+    Clearing a deferred task kills its try: the trigger's ``on_kill`` cancels the job moments after
+    the new try may have reattached to it. A live try never sees its own kill, so a job cancelled by
+    an earlier try's kill is no verdict on this try: it starts the successor job instead.
+    """
+    if job.get("Status") not in ("Cancelling", "Cancelled"):
+        return None
+    match = _KILL_REASON.fullmatch(str(job.get("StatusUpdateReason") or ""))
+    if match is None or int(match.group(1)) >= try_number:
+        return None
+    return int(match.group(1))
 
 
 def build_report(
@@ -273,6 +298,20 @@ class S3BatchOperationsHook(AwsBaseHook):
             return validate_account_id(str(explicit))
         return validate_account_id(str(super().account_id))
 
+    def _get_async_conn(self) -> Any:
+        """The aiobotocore client creator of ``get_async_conn`` (run in a worker thread by it).
+
+        With ``warm_up_loader_caches``, aiobotocore loads botocore's data (a scan of its data
+        directory, the endpoint and service model files) in a thread before it builds the client;
+        without it that happened on the event loop and blocked the triggerer's.
+        """
+        from aiobotocore.config import AioConfig
+
+        config = AioConfig(warm_up_loader_caches=True)
+        if self.config is not None:
+            config = config.merge(self.config)
+        return self.get_client_type(region_name=self.region_name, config=config, deferrable=True)
+
     @property
     def control(self) -> S3ControlClient:
         """The ``s3control`` client (``conn``), typed."""
@@ -362,17 +401,25 @@ class S3BatchOperationsHook(AwsBaseHook):
 
     def cancel_job(self, job_id: str, reason: str | None = None) -> str:
         """Cancel a job that has not ended (``UpdateJobStatus`` to ``Cancelled``); return the new status."""
-        response = self.control.update_job_status(
-            **trim_none_values(
-                {
-                    "AccountId": self.account_id,
-                    "JobId": job_id,
-                    "RequestedJobStatus": "Cancelled",
-                    "StatusUpdateReason": reason[:256] if reason else None,
-                }
-            )
-        )
+        response = self.control.update_job_status(**self._cancel_request(job_id, reason))
         return str(response.get("Status", "Cancelled"))
+
+    async def cancel_job_async(self, job_id: str, reason: str | None = None) -> str:
+        """``cancel_job`` on an aiobotocore client, for triggers: the event loop never waits on a
+        blocking request, and no boto3 client (whose service model is parsed per session) is built."""
+        async with await self.get_async_conn() as client:
+            response = await client.update_job_status(**self._cancel_request(job_id, reason))
+        return str(response.get("Status", "Cancelled"))
+
+    def _cancel_request(self, job_id: str, reason: str | None) -> dict[str, Any]:
+        return trim_none_values(
+            {
+                "AccountId": self.account_id,
+                "JobId": job_id,
+                "RequestedJobStatus": "Cancelled",
+                "StatusUpdateReason": reason[:256] if reason else None,
+            }
+        )
 
     def wait_for_job(
         self,

@@ -21,6 +21,7 @@ from airflow.providers.common.compat.sdk import AirflowException, conf
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.bucket_owner import validate_expected_bucket_owner
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
+    JOB_ENDING_STATES,
     JOB_FAILURE_STATES,
     S3BatchOperationsHook,
     build_report,
@@ -28,6 +29,8 @@ from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
     job_request_token,
     job_result_log_args,
     job_tags_to_boto,
+    kill_reason,
+    killed_by_earlier_try,
     resolve_manifest_format,
     successor_request_token,
     validate_account_id,
@@ -142,6 +145,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         self.first_failures = first_failures
         self.expected_bucket_owner = expected_bucket_owner
         self._job_id: str | None = None
+        self._try_number: int | None = None
 
     @property
     def _hook_parameters(self) -> dict[str, Any]:
@@ -245,6 +249,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         if self.hook.conn_partition != "aws":
             plan = self._validate(partition=self.hook.conn_partition)  # ARNs of China, GovCloud, ...
         ti = context["ti"]
+        self._try_number = _try_number(context)
         map_index = getattr(ti, "map_index", -1)
         token = job_request_token(ti.dag_id, ti.task_id, ti.run_id, map_index)
         manifest = None
@@ -286,7 +291,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                 waiter_max_attempts=self.waiter_max_attempts,
             )
             self._confirm(job_id)
-        return self._after_confirmation(job_id)
+        return self._after_confirmation(job_id, context)
 
     def _create_or_reattach(self, context: Context, token: str, **job: Any) -> str:
         """Create the job, or find the one an earlier try created with the same token.
@@ -321,7 +326,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                 self.log.info("Created S3 Batch Operations job %s (request token %s)", job_id, token)
                 return job_id
             status = described.get("Status")
-            if status not in JOB_FAILURE_STATES:
+            if status not in (*JOB_FAILURE_STATES, *JOB_ENDING_STATES):
                 self.log.info(
                     "Reattached to S3 Batch Operations job %s, created by an earlier try at %s (status %s)",
                     job_id,
@@ -329,7 +334,12 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                     status,
                 )
                 return job_id
-            self.log.info("Job %s from an earlier try ended %s; starting a successor job.", job_id, status)
+            self.log.info(
+                "Job %s from an earlier try is %s (%s); starting a successor job.",
+                job_id,
+                status,
+                described.get("StatusUpdateReason") or "no reason given",
+            )
             token = successor_request_token(token, job_id)
         raise AirflowException(
             f"Gave up after {MAX_SUCCESSOR_JOBS} jobs of this task instance ended Failed or Cancelled."
@@ -345,7 +355,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         else:
             self.log.info("S3 Batch Operations job %s needs no confirmation: it is %s", job_id, status)
 
-    def _after_confirmation(self, job_id: str) -> dict[str, Any]:
+    def _after_confirmation(self, job_id: str, context: Context) -> dict[str, Any]:
         if not self.wait_for_completion:
             return self.hook.job_result(job_id, max_failures=self.first_failures)
         if self.deferrable:
@@ -357,7 +367,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                 waiter_delay=self.waiter_delay,
                 waiter_max_attempts=self.waiter_max_attempts,
             )
-        return self._finish(job_id)
+        return self._finish(job_id, context)
 
     def _defer(self, job_id: str, waiter_name: str, method_name: str) -> None:
         self.defer(
@@ -366,6 +376,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                 account_id=self.hook.account_id,
                 waiter_name=waiter_name,
                 cancel_on_kill=self.cancel_on_kill,
+                try_number=self._try_number,
                 waiter_delay=self.waiter_delay,
                 waiter_max_attempts=self.waiter_max_attempts,
                 aws_conn_id=self.aws_conn_id,
@@ -376,15 +387,31 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
             method_name=method_name,
         )
 
-    def _finish(self, job_id: str) -> dict[str, Any]:
+    def _finish(self, job_id: str, context: Context) -> dict[str, Any]:
         result = self.hook.job_result(job_id, max_failures=self.first_failures)
         self.log.info(*job_result_log_args(result))
+        if result["status"] in JOB_FAILURE_STATES:
+            job = self.hook.describe_job(job_id)
+            killer = killed_by_earlier_try(job, _try_number(context) or 1)
+            if killer is not None:
+                # A clear of the deferred task: its old try's on_kill cancelled the job this try had
+                # reattached to. Not this try's verdict: run again, which starts the successor job.
+                self.log.info(
+                    "Job %s was cancelled when try %s of this task was killed (cleared); starting its "
+                    "successor.",
+                    job_id,
+                    killer,
+                )
+                return self.execute(context)
         check_job_result(
             result, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
         )
         return result
 
-    def _job_id_from_event(self, event: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    def _job_id_from_event(
+        self, context: Context, event: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], str]:
+        self._try_number = _try_number(context)
         validated = validate_execute_complete_event(event)
         job_id = validated.get("job_id")
         if not job_id:
@@ -394,18 +421,18 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
 
     def execute_confirm(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the job was prepared: confirm it, then wait for completion or return."""
-        validated, job_id = self._job_id_from_event(event)
+        validated, job_id = self._job_id_from_event(context, event)
         if validated.get("status") != "success":
             raise AirflowException(
                 f"Error while waiting for S3 Batch Operations job {job_id} to be prepared: "
                 f"{validated.get('message')}"
             )
         self._confirm(job_id)
-        return self._after_confirmation(job_id)
+        return self._after_confirmation(job_id, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: return the same result as the synchronous path."""
-        validated, job_id = self._job_id_from_event(event)
+        validated, job_id = self._job_id_from_event(context, event)
         if validated.get("status") != "success":
             status = self.hook.describe_job(job_id).get("Status")
             if status not in JOB_FAILURE_STATES:
@@ -413,7 +440,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                     f"Error while waiting for S3 Batch Operations job {job_id} (status {status}): "
                     f"{validated.get('message')}"
                 )
-        return self._finish(job_id)
+        return self._finish(job_id, context)
 
     def on_kill(self) -> None:
         """Cancel the job this task created when ``cancel_on_kill`` is set."""
@@ -421,7 +448,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
             return
         self.log.info("Cancelling S3 Batch Operations job %s", self._job_id)
         try:
-            status = self.hook.cancel_job(self._job_id, "Airflow task was killed")
+            status = self.hook.cancel_job(self._job_id, kill_reason(self._try_number))
         except Exception:
             self.log.exception("Could not cancel S3 Batch Operations job %s; it may still run.", self._job_id)
         else:
@@ -538,6 +565,12 @@ def normalize_manifest_generator(
     if expected_bucket_owner and "ExpectedBucketOwner" not in inner:
         inner["ExpectedBucketOwner"] = expected_bucket_owner
     return {"S3JobManifestGenerator": inner}
+
+
+def _try_number(context: Context) -> int | None:
+    """This try's number, from the task instance."""
+    number = getattr(context["ti"], "try_number", None)
+    return number if isinstance(number, int) else None
 
 
 def _as_int(value: object, name: str) -> object:

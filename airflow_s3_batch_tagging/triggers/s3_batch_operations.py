@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
-from asgiref.sync import sync_to_async
 
-from airflow_s3_batch_tagging.hooks.s3_batch_operations import JOB_STATUS_QUERIES, S3BatchOperationsHook
+# Imported with the trigger class, not on the triggerer's event loop at the first wait.
+from airflow.providers.amazon.aws.waiters import base_waiter  # noqa: F401
+
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
+    JOB_STATUS_QUERIES,
+    S3BatchOperationsHook,
+    kill_reason,
+)
 
 WAIT_FOR_COMPLETION = "batch_job_complete"
 WAIT_FOR_PREPARATION = "batch_job_prepared"
@@ -26,6 +32,8 @@ class S3BatchJobTrigger(AwsBaseWaiterTrigger):
         from the package's ``waiters/s3control.json``.
     :param cancel_on_kill: Cancel the job when a user marks the deferred task failed or success, or
         clears it (``BaseTrigger.on_kill``, Airflow 3.2+).
+    :param try_number: The deferred task's try, named in the cancel's reason so that the try that
+        follows a clear knows the job was cancelled by an earlier try and starts its successor.
     :param waiter_delay: The amount of time in seconds to wait between attempts.
     :param waiter_max_attempts: The maximum number of attempts to be made.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
@@ -43,6 +51,7 @@ class S3BatchJobTrigger(AwsBaseWaiterTrigger):
         account_id: str,
         waiter_name: str = WAIT_FOR_COMPLETION,
         cancel_on_kill: bool = False,
+        try_number: int | None = None,
         waiter_delay: int = 30,
         waiter_max_attempts: int = 2880,
         aws_conn_id: str | None = "aws_default",
@@ -61,6 +70,7 @@ class S3BatchJobTrigger(AwsBaseWaiterTrigger):
                 "account_id": account_id,
                 "waiter_name": waiter_name,
                 "cancel_on_kill": cancel_on_kill,
+                "try_number": try_number,
             },
             waiter_name=waiter_name,
             waiter_args={"AccountId": account_id, "JobId": job_id},
@@ -79,19 +89,22 @@ class S3BatchJobTrigger(AwsBaseWaiterTrigger):
         self.job_id = job_id
         self.account_id = account_id
         self.cancel_on_kill = cancel_on_kill
+        self.try_number = try_number
 
     @property
     def _hook_parameters(self) -> dict[str, Any]:
         return {**super()._hook_parameters, "account_id": self.account_id}
+
+    def hook(self) -> S3BatchOperationsHook:
+        return S3BatchOperationsHook(**self._hook_parameters)
 
     async def on_kill(self) -> None:
         """Cancel the job when a user acts on the deferred task and ``cancel_on_kill`` is set."""
         if not self.cancel_on_kill:
             return
         self.log.info("Cancelling S3 Batch Operations job %s", self.job_id)
-        hook = S3BatchOperationsHook(**self._hook_parameters)
         try:
-            await sync_to_async(hook.cancel_job)(self.job_id, "Airflow task was killed")
+            await self.hook().cancel_job_async(self.job_id, kill_reason(self.try_number))
         except Exception:
             self.log.exception("Could not cancel S3 Batch Operations job %s; it may still run.", self.job_id)
         else:

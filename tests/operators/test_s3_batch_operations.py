@@ -11,7 +11,11 @@ from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
 
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
-from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook, job_request_token
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
+    S3BatchOperationsHook,
+    job_request_token,
+    successor_request_token,
+)
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
 from airflow_s3_batch_tagging.objects import ObjectRef
 from airflow_s3_batch_tagging.operators.s3_batch_operations import (
@@ -375,6 +379,70 @@ def test_a_job_created_within_the_clock_slack_of_this_try_is_not_replaced() -> N
     assert hook.create_tagging_job.call_count == 1
 
 
+def test_a_retry_replaces_a_cancelling_job_of_an_earlier_try_at_once() -> None:
+    op = _operator()
+    hook = _hook()
+    earlier = TRY_START - dt.timedelta(minutes=5)
+    hook.create_tagging_job.side_effect = ["old-job", "new-job"]
+    hook.describe_job.side_effect = [
+        {
+            "JobId": "old-job",
+            "Status": "Cancelling",
+            "StatusUpdateReason": "Airflow task was killed (try 1)",
+            "CreationTime": earlier,
+        },
+        {"JobId": "new-job", "Status": "New", "CreationTime": TRY_START + dt.timedelta(seconds=2)},
+    ]
+    _attach(op, hook)
+    op.execute(_context(try_number=2))
+    hook.wait_for_job.assert_called_once_with("new-job", waiter_delay=0, waiter_max_attempts=2880)
+
+
+def _cancelled_by(try_number: int | None, status: str = "Cancelled") -> dict[str, Any]:
+    reason = "Airflow task was killed" + (f" (try {try_number})" if try_number else "")
+    return {"JobId": JOB_ID, "Status": status, "StatusUpdateReason": reason, "CreationTime": TRY_START}
+
+
+def test_a_job_cancelled_by_an_earlier_try_after_this_try_reattached_is_replaced_not_failed() -> None:
+    op = _operator(deferrable=True)
+    hook = _hook(result_status="Cancelled")
+    earlier = TRY_START - dt.timedelta(minutes=5)
+    hook.create_tagging_job.side_effect = [JOB_ID, "new-job"]
+    hook.describe_job.side_effect = [
+        _cancelled_by(1),  # the event's status check
+        _cancelled_by(1),  # the verdict on the ended job: cancelled by try 1's kill (the clear)
+        {**_cancelled_by(1), "CreationTime": earlier},  # the rerun finds it again ...
+        {"JobId": "new-job", "Status": "New", "CreationTime": TRY_START + dt.timedelta(seconds=2)},
+    ]
+    _attach(op, hook)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute_complete(_context(try_number=2), {"status": "error", "message": "x", "job_id": JOB_ID})
+    assert deferred.value.trigger.job_id == "new-job"  # ... and defers on its successor
+    assert deferred.value.trigger.try_number == 2
+    tokens = [c.kwargs["client_request_token"] for c in hook.create_tagging_job.call_args_list]
+    assert tokens[1] == successor_request_token(tokens[0], JOB_ID)
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        _cancelled_by(2),  # this try's own kill: not seen by a live try, never replaced
+        _cancelled_by(3),  # a later try's (an orphaned older process sees it)
+        _cancelled_by(None),  # no try named
+        {"JobId": JOB_ID, "Status": "Cancelled", "StatusUpdateReason": "stopped in the console"},
+    ],
+)
+def test_a_job_cancelled_otherwise_fails_the_task(job: dict[str, Any]) -> None:
+    op = _operator(deferrable=True)
+    hook = _hook(result_status="Cancelled")
+    hook.describe_job.side_effect = None
+    hook.describe_job.return_value = job
+    _attach(op, hook)
+    with pytest.raises(AirflowException, match="ended Cancelled"):
+        op.execute_complete(_context(try_number=2), {"status": "error", "message": "x", "job_id": JOB_ID})
+    hook.create_tagging_job.assert_not_called()
+
+
 def test_on_kill_cancels_the_created_job_only_when_asked() -> None:
     op = _operator()
     hook = _hook()
@@ -383,7 +451,7 @@ def test_on_kill_cancels_the_created_job_only_when_asked() -> None:
     hook.cancel_job.assert_not_called()
     op.execute(_context())
     op.on_kill()
-    hook.cancel_job.assert_called_once_with(JOB_ID, "Airflow task was killed")
+    hook.cancel_job.assert_called_once_with(JOB_ID, "Airflow task was killed (try 1)")
     keep = _operator(cancel_on_kill=False)
     keep_hook = _hook()
     _attach(keep, keep_hook)

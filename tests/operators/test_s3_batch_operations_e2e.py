@@ -8,7 +8,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -362,7 +363,7 @@ def test_on_kill_and_the_trigger_cancel_a_running_job(paced: Any, s3: Any, s3_bu
     result = operator.execute({"ti": _TI()})
     operator.on_kill()
     job = paced.jobs.wait_for(result["job_id"], "Cancelled")
-    assert job.status_update_reason == "Airflow task was killed"
+    assert job.status_update_reason == "Airflow task was killed (try 1)"
 
     trigger_job = S3BatchOperationsHook(account_id=paced.account_id).create_tagging_job(
         mode="delete",
@@ -409,3 +410,69 @@ def test_manifest_generator_delete_job_then_sensor_waits_for_it(
     assert _tags(s3, s3_bucket, "keep/me.txt") == {"old": "1"}
     (job,) = _jobs(local_aws, description)
     assert job.status == "Complete"
+
+
+async def _first_event(trigger: S3BatchJobTrigger) -> dict[str, Any]:
+    async for event in trigger.run():
+        return dict(event.payload)
+    raise AssertionError("the trigger fired no event")
+
+
+def test_a_cleared_deferred_task_finishes_on_a_successor_when_its_old_try_cancels_the_job(
+    local_aws: Any, s3: Any, s3_bucket: str
+) -> None:
+    """Clearing a deferred task: the new try reattaches to the running job, then the old try's
+    trigger (cancelled by the clear) runs on_kill and cancels that job. The new try must not fail:
+    it starts the successor job and finishes on it (seen on Airflow 3.3.2, issue 13 item 2)."""
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    _put_objects(s3, s3_bucket)
+    description = f"e2e clear {uuid.uuid4()}"
+
+    def operator() -> S3BatchPutObjectTaggingOperator:
+        return S3BatchPutObjectTaggingOperator(
+            task_id="retag",
+            objects=[f"s3://{s3_bucket}/{key}" for key in KEYS],
+            tags={"tier": "cold"},
+            role_arn=local_aws.role_arn,
+            manifest_location=f"s3://{s3_bucket}/m/",
+            description=description,
+            deferrable=True,
+            waiter_delay=0,
+        )
+
+    def ti(try_number: int, start_date: datetime) -> Any:
+        return SimpleNamespace(
+            dag_id="clear_dag", task_id="retag", run_id="manual__clear", map_index=-1,
+            try_number=try_number, start_date=start_date, xcom_push=lambda key, value: None,
+        )  # fmt: skip
+
+    local_aws.job_step_delay = 0.5  # the job still runs when try 2 reattaches
+    try:
+        with pytest.raises(TaskDeferred) as try_1:
+            operator().execute({"ti": ti(1, datetime.now(UTC))})
+        job_id = try_1.value.trigger.job_id
+        # The clear: try 2 starts (its start_date is past the 1 s creation-time slack) and reattaches.
+        try_2 = ti(2, datetime.now(UTC) + timedelta(seconds=2))
+        with pytest.raises(TaskDeferred) as waiting:
+            operator().execute({"ti": try_2})
+        assert waiting.value.trigger.job_id == job_id
+        # The triggerer cancels try 1's trigger with the user-action message: its on_kill runs.
+        asyncio.run(try_1.value.trigger.on_kill())
+        cancelled = local_aws.jobs.wait_for(job_id, "Cancelled")
+        assert cancelled.status_update_reason == "Airflow task was killed (try 1)"
+        # Try 2's trigger sees the job end Cancelled; try 2 resumes and starts the successor.
+        with pytest.raises(TaskDeferred) as successor:
+            operator().execute_complete({"ti": try_2}, asyncio.run(_first_event(waiting.value.trigger)))
+        successor_id = successor.value.trigger.job_id
+        assert successor_id != job_id
+        result = operator().execute_complete(
+            {"ti": try_2}, asyncio.run(_first_event(successor.value.trigger))
+        )
+    finally:
+        local_aws.job_step_delay = 0.0
+
+    assert (result["job_id"], result["status"], result["tasks_succeeded"]) == (successor_id, "Complete", 4)
+    listed = sorted(job.job_id for job in _jobs(local_aws, description))
+    assert listed == sorted([job_id, successor_id]), (listed, job_id, successor_id)
+    assert all(_tags(s3, s3_bucket, key) == {"tier": "cold"} for key in KEYS)

@@ -254,7 +254,7 @@ def test_a_task_killed_by_sigterm_then_sigkill_leaves_no_job_running(
     process.wait(10)
 
     ended = paced.jobs.wait_for(job.job_id, "Cancelled", timeout=30)
-    assert ended.status_update_reason == "Airflow task was killed"
+    assert ended.status_update_reason == "Airflow task was killed (try 1)"
     assert not [j for j in _jobs(paced, description) if not j.is_terminal]
     # Cancelled mid-run: each object has either its old tags or the new ones, never anything else.
     wrong = sum(tags_of(s3, bucket, key) not in ({"tier": "glacier"}, {"old": "1"}) for key in keys)
