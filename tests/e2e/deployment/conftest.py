@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .deployment import Deployment, hard_timeout
+from .deployment import Deployment, DeploymentTimeout, hard_timeout
 from .drive import Driver, Outcome
 from .world import ALL_DAGS, BATCH_SIZE, DATA_BUCKET, OPS_BUCKET
 
@@ -59,7 +59,8 @@ def deployment_outcome() -> Iterator[tuple[Deployment, Outcome]]:
     """The deployment, started, driven through every scenario, and what happened."""
     deployment = Deployment(job_step_delay=JOB_STEP_DELAY, airflow_settings=AIRFLOW_SETTINGS)
     started = time.monotonic()
-    failed = True
+    failed, stopped_by = True, ""
+    previous_term = signal.getsignal(signal.SIGTERM)
     try:
         with hard_timeout(HARD_TIMEOUT_SECONDS):
             stand_in = deployment.start_stand_in()
@@ -77,17 +78,27 @@ def deployment_outcome() -> Iterator[tuple[Deployment, Outcome]]:
             summary = json.dumps(outcome.summary(), indent=1, default=str)
             (deployment.logs / "outcome.json").write_text(summary)
         failed = False
+        signal.signal(signal.SIGTERM, _interrupt)  # while the tests run: unwind, then stop all
         yield deployment, outcome
         failed = bool(_failures)
+    except DeploymentTimeout as err:
+        stopped_by = str(err)
     finally:
         # A SIGTERM during the stop must not interrupt it: every wait in stop() is bounded.
-        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             deployment.stop(keep_logs=failed)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous_term)
         if deployment.kept_logs is not None:
             _kept.append(deployment.kept_logs)
+    if stopped_by:
+        where = f"; logs kept in {deployment.kept_logs}" if deployment.kept_logs else ""
+        pytest.exit(f"{stopped_by}: every process of the deployment was stopped{where}", returncode=1)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 @pytest.fixture(scope="session")

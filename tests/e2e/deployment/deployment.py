@@ -45,6 +45,7 @@ EXAMPLE_FILES = sorted(EXAMPLES.glob("example_*.py"))
 PR_SET_CHILD_SUBREAPER = 36
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 DB_LOCKED_ATTEMPTS = 6
+STOP_GRACE_SECONDS = 10  # for all components together to shut down on SIGTERM, then SIGKILL
 
 
 class DeploymentError(Exception):
@@ -287,9 +288,10 @@ class Deployment:
                 if child.poll() is None:
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(child.pid, signal.SIGTERM)
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
             for child in self.children.values():
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    child.wait(10)
+                    child.wait(max(0.1, deadline - time.monotonic()))
             survivors = self.descendants()
             for process in survivors:
                 with contextlib.suppress(psutil.Error):
