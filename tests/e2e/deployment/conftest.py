@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .deployment import Deployment, DeploymentTimeout, hard_timeout
+from .deployment import Deployment, DeploymentTimeout, hard_timeout, say
 from .drive import Driver, Outcome
 from .world import ALL_DAGS, BATCH_SIZE, DATA_BUCKET, OPS_BUCKET
 
@@ -68,6 +68,7 @@ def deployment_outcome() -> Iterator[tuple[Deployment, Outcome]]:
             migrate = deployment.airflow("db-migrate", "db", "migrate")
             driver = Driver(deployment)
             driver.seed()  # while the metadata DB is migrated
+            say(f"seeded {len(driver.outcome.seeded)} objects while the metadata DB is migrated")
             if migrate.wait(240) != 0:
                 raise RuntimeError(f"airflow db migrate failed:\n{deployment.log_text('db-migrate')}")
             driver.api = deployment.start_airflow()

@@ -56,6 +56,11 @@ class DeploymentTimeout(BaseException):
     """The hard overall timeout (SIGALRM) or a SIGTERM: unwinds through every ``finally``."""
 
 
+def say(text: str) -> None:
+    """A progress line on the terminal, past pytest's output capture (a run takes minutes)."""
+    print(f"[e2e {time.strftime('%H:%M:%S')}] {text}", file=sys.__stderr__, flush=True)
+
+
 def free_port() -> int:
     """A port nobody listens on now (bound to port 0 and released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -301,6 +306,7 @@ class Deployment:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(5)
             reap_orphans()
+            say(f"stopped {len(self.children)} processes and {len(survivors)} left over below them")
         if keep_logs and self.kept_logs is None:
             self.kept_logs = Path(tempfile.mkdtemp(prefix="s3-tagging-e2e-logs-"))
             shutil.copytree(self.logs, self.kept_logs / "processes", dirs_exist_ok=True)
@@ -323,6 +329,7 @@ class Deployment:
             return text if "# Press Ctrl-C" in text else ""
 
         self.stand_in = StandIn.from_output(wait_until("the stand-in to listen", printed, 60, 0.2))
+        say(f"stand-in serving on {self.stand_in.extra['endpoint_url']} (logs: {self.logs})")
         return self.stand_in
 
     def airflow_env(self) -> dict[str, str]:
@@ -372,6 +379,7 @@ class Deployment:
             )
 
         wait_until("every Airflow component to report healthy", healthy, 180, 1.0)
+        say(f"api-server, scheduler, dag-processor and triggerer healthy; api-server on {base_url}")
         passwords = self.airflow_home / "simple_auth_manager_passwords.json.generated"
         password = json.loads(passwords.read_text())["admin"]
         self.api = RestApi(base_url, "admin", password)
@@ -391,6 +399,7 @@ class Deployment:
             return set(dag_ids) <= found
 
         wait_until(f"the dag-processor to parse {len(dag_ids)} example DAGs", parsed, timeout, 1.0)
+        say(f"{len(dag_ids)} example DAGs parsed, no import error")
 
     def task_runner(self, ti_id: str) -> psutil.Process | None:
         """The task runner process of one task instance try, among this deployment's processes.

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
 
-from .deployment import TERMINAL_RUN_STATES, Deployment, DeploymentError, RestApi, wait_until
+from .deployment import TERMINAL_RUN_STATES, Deployment, DeploymentError, RestApi, say, wait_until
 from .world import (
     ALL_DAGS,
     BACKFILL_DAG,
@@ -284,6 +284,8 @@ class Driver:
         else:
             self.api.set_state(run.dag_id, run.run_id, BATCH_TASK, action)
         self.note(run.run_id, acted=action)
+        verb = "cleared" if action == "clear" else f"marked {action}"
+        say(f"{run.run_id}: {verb} {BATCH_TASK} while job {job.job_id} was {job.status}")
 
     def kill_task_process_mid_batch(self) -> None:
         """SIGKILL the task runner of map index 0 while it writes tags: once its undo log part exists
@@ -312,6 +314,7 @@ class Driver:
             process.wait(10)
             done = sum("reviewed_on" in tags for tags in pool.map(self.tags_of, keys))
         self.note(run.run_id, killed_pid=process.pid, batch_objects=len(keys), tagged_when_killed=done)
+        say(f"{run.run_id}: SIGKILLed tag_batch[0]'s task runner (pid {process.pid}) at {done}/{len(keys)}")
 
     def confirm_external_job_when_sensor_waits(self, job_id: str) -> None:
         try:
@@ -326,6 +329,7 @@ class Driver:
             self.s3control.update_job_status(
                 AccountId=self.account_id, JobId=job_id, RequestedJobStatus="Ready"
             )
+            say(f"{SENSOR.run_id}: confirmed the external job {job_id} the sensor waits for")
 
     def restore_after_manual_backfill_run(self) -> None:
         run = self.wait_for_run(BACKFILL_MANUAL)
@@ -334,6 +338,7 @@ class Driver:
         keys = [key for key in self.outcome.seeded if key.startswith(BACKFILL_MANUAL.prefix)]
         self.note(RESTORE.run_id, tags_before_restore={key: self.tags_of(key) for key in keys})
         self.api.trigger(RESTORE.dag_id, RESTORE.run_id, RESTORE.conf)
+        say(f"{RESTORE.run_id}: triggered a restore from {RESTORE.conf['undo_log']}")
 
     def create_backfill(self) -> None:
         """``POST /backfills`` over BACKFILL_DAYS (repeated while SQLite is locked: see ``RestApi``)."""
@@ -374,6 +379,7 @@ class Driver:
         self.in_thread(DIRECT_KILLED.run_id, self.kill_task_process_mid_batch)
         self.in_thread(SENSOR.run_id, lambda: self.confirm_external_job_when_sensor_waits(job_id))
         self.in_thread(RESTORE.run_id, self.restore_after_manual_backfill_run)
+        say("triggered 9 runs without a logical date and a backfill of 2 days; waiting for them")
         self.wait_for_every_run()
         self.collect()
         return self.outcome
@@ -395,6 +401,7 @@ class Driver:
             return len(backfilled) >= expected and all(run["state"] in TERMINAL_RUN_STATES for run in runs)
 
         wait_until("every DAG run to end", all_ended, max(10.0, deadline - time.monotonic()), 1.0)
+        say("every DAG run ended; reading runs, task instances, jobs and tags")
 
     # -- what happened ----------------------------------------------------------------------------------
     def tags_of(self, key: str) -> Tags:
