@@ -16,14 +16,15 @@ from typing import Any
 
 import pytest
 
-from .deployment import Deployment, DeploymentTimeout, hard_timeout, say
+from .deployment import Deployment, DeploymentTimeout, hard_timeout, progress_sink, say
 from .drive import Driver, Outcome
 from .world import ALL_DAGS, BATCH_SIZE, DATA_BUCKET, OPS_BUCKET
 
 HARD_TIMEOUT_SECONDS = 540
 # Seconds the job emulator pauses between a job's steps and between chunks of 10 tasks: a job of
-# 100 objects stays active for over 10 s, so "deferred mid-job" is reliably observable.
-JOB_STEP_DELAY = 1.0
+# 100 objects stays Active for 15 s, so "deferred mid-job" is reliably observable and a clear or mark
+# lands mid-job even when SQLite's lock delays the REST call by seconds.
+JOB_STEP_DELAY = 1.5
 AIRFLOW_SETTINGS = {
     "AIRFLOW__CORE__PARALLELISM": "8",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
@@ -47,6 +48,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     report = result.get_result()
     if report.failed:
         _failures.append(item.nodeid)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+
+    def to_terminal(line: str) -> None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+    progress_sink[0] = to_terminal
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -28,8 +28,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -57,8 +58,14 @@ class DeploymentTimeout(BaseException):
 
 
 def say(text: str) -> None:
-    """A progress line on the terminal, past pytest's output capture (a run takes minutes)."""
-    print(f"[e2e {time.strftime('%H:%M:%S')}] {text}", file=sys.__stderr__, flush=True)
+    """A progress line for the person watching (a run takes minutes); see ``progress_sink``."""
+    with _say_lock:
+        progress_sink[0](f"[e2e {time.strftime('%H:%M:%S')}] {text}")
+
+
+# Where ``say`` writes; the conftest points it at pytest's terminal, past output capturing.
+progress_sink: list[Callable[[str], None]] = [lambda line: print(line, file=sys.stderr, flush=True)]
+_say_lock = threading.Lock()
 
 
 def free_port() -> int:
@@ -245,6 +252,7 @@ class Deployment:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.airflow_home = self.workdir / "airflow-home"
         self.dags_folder = self.airflow_home / "dags"
+        self.db_path = self.airflow_home / "airflow.db"
         self.dags_folder.mkdir(parents=True)
         for example in EXAMPLE_FILES:  # as a user deploys them: files in the DAGs folder
             shutil.copy(example, self.dags_folder / example.name)
@@ -312,8 +320,8 @@ class Deployment:
             shutil.copytree(self.logs, self.kept_logs / "processes", dirs_exist_ok=True)
             if (self.airflow_home / "logs").exists():
                 shutil.copytree(self.airflow_home / "logs", self.kept_logs / "tasks", dirs_exist_ok=True)
-            if (self.airflow_home / "airflow.db").exists():
-                shutil.copy(self.airflow_home / "airflow.db", self.kept_logs / "airflow.db")
+            if self.db_path.exists():
+                shutil.copy(self.db_path, self.kept_logs / "airflow.db")
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- start-up --------------------------------------------------------------------------------
@@ -343,7 +351,9 @@ class Deployment:
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.airflow_home / 'airflow.db'}",
+                # A writer waits up to 30 s for SQLite's lock (5 s by default, after which Airflow
+                # answers 500 to the REST and execution APIs alike under this many processes).
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}?timeout=30",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
                 "AIRFLOW__API__BASE_URL": base_url,
                 "AIRFLOW__API__PORT": str(self.api_port),

@@ -266,26 +266,45 @@ class Driver:
 
     # -- scenarios ------------------------------------------------------------------------------------
     def act_on_deferred_batch_task(self, run: Run, action: str) -> None:
-        """Once the batch task is deferred, its trigger running in the triggerer and its job Active,
-        clear the task or mark it failed or success."""
+        """Once the batch task is deferred, its job Active and its trigger polling the job in the
+        triggerer (its log shows a status), clear the task or mark it failed or success."""
 
         def mid_job() -> Job | None:
             ti = self.wait_for_state(run, BATCH_TASK, {"deferred"})
             job = self.job_under(run.prefix)
             if job is not None and job.status in JOB_TERMINAL:
                 raise ScenarioError(f"job {job.job_id} ended {job.status} before the task could be {action}")
-            picked_up = ti.get("triggerer_job") is not None
-            return job if picked_up and job is not None and job.status == "Active" else None
+            if job is None or job.status != "Active":
+                return None
+            return job if self.trigger_polled(run, ti["try_number"], job.job_id) else None
 
-        job = wait_until(f"{run.run_id}: deferred, trigger running, job Active", mid_job, WAIT_SECONDS, 0.3)
+        job = wait_until(f"{run.run_id}: deferred, trigger polling, job Active", mid_job, WAIT_SECONDS, 0.3)
         self.note(run.run_id, job_status_at_action=job.status, job_id=job.job_id)
         if action == "clear":
             self.api.clear(run.dag_id, run.run_id, BATCH_TASK)
         else:
             self.api.set_state(run.dag_id, run.run_id, BATCH_TASK, action)
-        self.note(run.run_id, acted=action)
+        after = self.describe_job(job.job_id)["Status"]
+        self.note(run.run_id, acted=action, job_status_after_action=after)
         verb = "cleared" if action == "clear" else f"marked {action}"
-        say(f"{run.run_id}: {verb} {BATCH_TASK} while job {job.job_id} was {job.status}")
+        say(f"{run.run_id}: {verb} {BATCH_TASK} while job {job.job_id} was {job.status} (then {after})")
+        if after in ("Complete", "Failed"):
+            raise ScenarioError(f"job {job.job_id} was {after} when the REST call returned: it came too late")
+
+    def trigger_polled(self, run: Run, try_number: int, job_id: str) -> bool:
+        """Whether the task's trigger has logged a status of ``job_id`` (Airflow writes a trigger's
+        log beside the try's log: ``attempt=N.log.trigger.<triggerer id>.log``)."""
+        folder = (
+            self.deployment.airflow_home
+            / "logs"
+            / f"dag_id={run.dag_id}"
+            / f"run_id={run.run_id}"
+            / f"task_id={BATCH_TASK}"
+        )
+        for path in folder.glob(f"attempt={try_number}.log.trigger.*.log"):
+            if f"{job_id}: Active" in path.read_text(errors="replace"):
+                return True
+        return False
 
     def kill_task_process_mid_batch(self) -> None:
         """SIGKILL the task runner of map index 0 while it writes tags: once its undo log part exists
