@@ -50,7 +50,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         _failures.append(item.nodeid)
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def show_progress_on_terminal(config: pytest.Config) -> None:
+    """Point ``say`` at pytest's terminal, past output capturing."""
     reporter = config.pluginmanager.getplugin("terminalreporter")
     capture = config.pluginmanager.getplugin("capturemanager")
     if reporter is None or capture is None:
@@ -69,8 +70,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def deployment_outcome() -> Iterator[tuple[Deployment, Outcome]]:
+def deployment_outcome(pytestconfig: pytest.Config) -> Iterator[tuple[Deployment, Outcome]]:
     """The deployment, started, driven through every scenario, and what happened."""
+    show_progress_on_terminal(pytestconfig)
     deployment = Deployment(job_step_delay=JOB_STEP_DELAY, airflow_settings=AIRFLOW_SETTINGS)
     started = time.monotonic()
     failed, stopped_by = True, ""
