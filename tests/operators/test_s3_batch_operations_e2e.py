@@ -149,11 +149,11 @@ class _CrashAfterCreateJob(S3BatchPutObjectTaggingOperator):
         self._first_try = context["ti"].try_number == 1
         return super().execute(context)
 
-    def _after_confirmation(self, job_id: str) -> dict[str, Any]:
+    def _after_confirmation(self, job_id: str, context: Any) -> dict[str, Any]:
         if self._first_try:
             time.sleep(1.2)  # the retry starts more than the operator's one-second clock slack later
             raise RuntimeError("worker lost after CreateJob")
-        return super()._after_confirmation(job_id)
+        return super()._after_confirmation(job_id, context)
 
 
 def test_a_retried_task_reattaches_to_the_job_its_first_try_created(
