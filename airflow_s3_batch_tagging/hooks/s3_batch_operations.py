@@ -38,11 +38,15 @@ from airflow_s3_batch_tagging.report import (
     REPORT_SCOPES,
     CompletionReportManifest,
     ReportSummary,
+    describe_failed_object,
+    describe_failure_codes,
     failures_tolerated,
+    intolerable_failures_message,
     read_report_csv,
     report_job_prefix,
     report_manifest_key,
 )
+from airflow_s3_batch_tagging.s3_errors import error_code, http_status, is_not_found
 from airflow_s3_batch_tagging.tags import TaggingMode, TagSet, tag_problem
 
 if TYPE_CHECKING:
@@ -395,8 +399,7 @@ class S3BatchOperationsHook(AwsBaseHook):
         try:
             response = self.control.create_job(**request)
         except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "")
-            if "Idempotency" in code:
+            if "Idempotency" in error_code(err):
                 raise S3TaggingInputError(
                     f"S3 Batch Operations refused CreateJob: the request token {client_request_token} "
                     "already created a job with different parameters (this task instance created it on "
@@ -524,7 +527,7 @@ class S3BatchOperationsHook(AwsBaseHook):
             head = self.s3_client.head_object(Bucket=bucket, Key=key)
         except ClientError as err:
             # Without s3:ListBucket, S3 answers 403 for a missing key: then just write it.
-            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "403"):
+            if is_not_found(err) or http_status(err) == 403:
                 return None
             raise
         if head.get("Metadata", {}).get(_CHECKSUM_METADATA) == checksum:
@@ -548,7 +551,7 @@ class S3BatchOperationsHook(AwsBaseHook):
         try:
             head = self.s3_client.head_object(Bucket=bucket, Key=key)
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if is_not_found(err):
                 raise ManifestError(f"The manifest {uri} does not exist (HeadObject answered 404).") from None
             raise
         if not head.get("ContentLength"):
@@ -591,7 +594,7 @@ class S3BatchOperationsHook(AwsBaseHook):
         try:
             body = self.s3_client.get_object(Bucket=location.bucket, Key=key)["Body"].read()
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if is_not_found(err):
                 self.log.warning("No completion report at s3://%s/%s", location.bucket, key)
                 return None
             raise
@@ -694,29 +697,29 @@ def check_job_result(result: Mapping[str, Any], *, max_failed_tasks: int, max_fa
     if not failures_tolerated(
         failed, total, max_failed_tasks=max_failed_tasks, max_failure_ratio=max_failure_ratio
     ):
-        first = summary.get("first_failures") or []
-        shown = "; ".join(
-            " ".join(
-                part
-                for part in (
-                    f"s3://{item['bucket']}/{item['key']}",
-                    item.get("error_code"),
-                    item.get("message"),
-                )
-                if part
+        first = [
+            describe_failed_object(
+                f"s3://{item['bucket']}/{item['key']}"
+                + (f" (version {item['version_id']})" if item.get("version_id") else ""),
+                item.get("error_code"),
+                item.get("message"),
             )
-            for item in first[:3]
-        )
+            for item in summary.get("first_failures") or []
+        ]
         raise AirflowException(
-            f"S3 Batch Operations job {job_id} is Complete but {failed} of {total} tasks failed, more than "
-            f"tolerated (max_failed_tasks={max_failed_tasks}, max_failure_ratio={max_failure_ratio})"
-            f"{codes}.{' First failed objects: ' + shown + '.' if shown else ''}{where}"
+            f"S3 Batch Operations job {job_id} is Complete but "
+            + intolerable_failures_message(
+                failed,
+                total,
+                unit="tasks",
+                tolerance={"max_failed_tasks": max_failed_tasks, "max_failure_ratio": max_failure_ratio},
+                failures_by_code=summary.get("failures_by_code") or {},
+                first_failures=first,
+            )
+            + where
         )
 
 
 def _describe_codes(summary: Mapping[str, Any]) -> str:
     by_code = summary.get("failures_by_code") or {}
-    if not by_code:
-        return ""
-    ranked = sorted(by_code.items(), key=lambda item: (-item[1], item[0]))
-    return "; failures by error code: " + ", ".join(f"{code} x{count}" for code, count in ranked)
+    return "; failures by error code: " + describe_failure_codes(by_code) if by_code else ""
