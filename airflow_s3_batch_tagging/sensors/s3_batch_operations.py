@@ -9,15 +9,15 @@ from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
-from airflow_s3_batch_tagging.hooks.bucket_owner import validate_expected_bucket_owner
-from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
+from airflow_s3_batch_tagging.accounts import validate_expected_bucket_owner
+from airflow_s3_batch_tagging.batch_jobs import (
     JOB_FAILURE_STATES,
     JOB_INTERMEDIATE_STATES,
     JOB_SUCCESS_STATES,
-    S3BatchOperationsHook,
-    check_job_result,
     job_result_log_args,
+    job_result_problem,
 )
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, validate_failure_tolerance
 from airflow_s3_batch_tagging.triggers.s3_batch_operations import S3BatchJobTrigger
@@ -141,9 +141,11 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
     def _check(self) -> dict[str, Any]:
         result = self.hook.job_result(self.job_id, max_failures=self.first_failures)
         self.log.info(*job_result_log_args(result))
-        check_job_result(
+        problem = job_result_problem(
             result, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
         )
+        if problem:
+            raise AirflowException(problem)
         return result
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
