@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
+
+# The trigger's own waiter gives up after poke_interval * max_retries; the deferral's timeout is the
+# triggerer's backstop for a trigger that never fires (as in the Amazon provider's BatchSensor).
+DEFER_TIMEOUT_MARGIN = timedelta(seconds=60)
 
 
 class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
@@ -112,6 +117,7 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
         )
         if self.deferrable:
             self.defer(
+                timeout=timedelta(seconds=self.max_retries * self.poke_interval) + DEFER_TIMEOUT_MARGIN,
                 trigger=S3BatchJobTrigger(
                     job_id=self.job_id,
                     account_id=self.hook.account_id,

@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
+from airflow.sdk.exceptions import TaskDeferralTimeout
 
 from airflow_s3_batch_tagging.batch_jobs import job_request_token, successor_request_token
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
@@ -479,6 +480,32 @@ def test_deferrable_confirmation_defers_twice() -> None:
         resumed.execute_confirm(_context(), {"status": "success", "job_id": JOB_ID})
     hook.confirm_job.assert_called_once_with(JOB_ID)
     assert second.value.method_name == "execute_complete"
+
+
+def test_both_deferrals_time_out_after_the_waiter_budget() -> None:
+    op = _operator(deferrable=True, confirmation_required=True, waiter_delay=7, waiter_max_attempts=9)
+    hook = _hook(status="Suspended")
+    _attach(op, hook)
+    with pytest.raises(TaskDeferred) as prepared:
+        op.execute(_context())
+    # As the Amazon provider's BatchSensor and ECS operators: the waiter's own budget plus a minute.
+    assert prepared.value.timeout == dt.timedelta(seconds=7 * 9 + 60)
+    resumed = _operator(deferrable=True, confirmation_required=True, waiter_delay=7, waiter_max_attempts=9)
+    _attach(resumed, hook)
+    with pytest.raises(TaskDeferred) as completed:
+        resumed.execute_confirm(_context(), {"status": "success", "job_id": JOB_ID})
+    assert completed.value.timeout == dt.timedelta(seconds=7 * 9 + 60)
+
+
+def test_trigger_timeout_fails_the_task_without_a_verdict() -> None:
+    op = _operator(deferrable=True)
+    hook = _hook()
+    _attach(op, hook)
+    # What the scheduler sends a task whose deferral timed out (next_method "__fail__").
+    with pytest.raises(TaskDeferralTimeout, match="Trigger timeout"):
+        op.resume_execution("__fail__", {"error": "Trigger timeout"}, _context())
+    hook.job_result.assert_not_called()
+    hook.create_tagging_job.assert_not_called()
 
 
 def test_execute_complete_returns_the_same_result_as_the_synchronous_path() -> None:
