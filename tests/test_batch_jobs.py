@@ -84,7 +84,7 @@ def test_request_token_is_per_task_instance_and_fits_aws() -> None:
     assert successor == successor_request_token(token, JOB_ID)
 
 
-def test_tagging_operation_replaces_or_deletes_and_refuses_merge() -> None:
+def test_tagging_operation_replaces_deletes_refuses_merge() -> None:
     assert tagging_operation(TaggingMode.REPLACE, TagSet({"b": "2", "a": "1"})) == {
         "S3PutObjectTagging": {"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]}
     }
