@@ -96,6 +96,20 @@ def split_s3_uri(uri: str, *, what: str = "S3 URI") -> tuple[str, str]:
     return bucket, rest
 
 
+def parse_bucket_arn(arn: str) -> tuple[str, str] | None:
+    """``arn:<partition>:s3:::<bucket>`` -> ``(partition, bucket)``; None when ``arn`` has another form."""
+    if not arn.startswith("arn:"):
+        return None
+    partition, separator, bucket = arn.removeprefix("arn:").partition(":s3:::")
+    return (partition, bucket) if separator else None
+
+
+def bucket_from_arn(arn: str) -> str:
+    """``arn:aws:s3:::bucket`` -> ``bucket`` (a bare name, or another ARN, is returned as is)."""
+    parsed = parse_bucket_arn(arn)
+    return parsed[1] if parsed is not None else arn
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectRef:
     """One S3 object, or one version of it when ``version_id`` is set.

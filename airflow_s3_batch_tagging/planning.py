@@ -35,6 +35,7 @@ from airflow_s3_batch_tagging.manifest import (
     unquote_etag,
 )
 from airflow_s3_batch_tagging.objects import ObjectRef, S3Location, split_s3_uri
+from airflow_s3_batch_tagging.s3_errors import error_code, http_status, is_not_found
 from airflow_s3_batch_tagging.tags import TagSet
 
 if TYPE_CHECKING:
@@ -138,20 +139,6 @@ def plan_list_batches(
 # -- S3 helpers ---------------------------------------------------------------------------------------
 
 
-def _code(err: ClientError) -> str:
-    error: Mapping[str, Any] = err.response.get("Error") or {}
-    return str(error.get("Code") or "")
-
-
-def _status(err: ClientError) -> int:
-    metadata: Mapping[str, Any] = err.response.get("ResponseMetadata") or {}
-    return int(metadata.get("HTTPStatusCode") or 0)
-
-
-def _missing(err: ClientError) -> bool:
-    return _code(err) in ("NoSuchKey", "NoSuchBucket", "404", "NotFound") or _status(err) == 404
-
-
 def _get_object(client: Any, uri: str, *, what: str, etag: str | None = None, **extra: Any) -> Any:
     """``GetObject`` with clear errors for a missing or changed object."""
     bucket, key = split_s3_uri(uri, what=what)
@@ -161,9 +148,9 @@ def _get_object(client: Any, uri: str, *, what: str, etag: str | None = None, **
     try:
         return client.get_object(**kwargs)
     except ClientError as err:
-        if _missing(err):
-            raise ManifestError(f"The {what} {uri} does not exist ({_code(err) or _status(err)}).") from None
-        if _code(err) == "PreconditionFailed" or _status(err) == 412:
+        if is_not_found(err, bucket_too=True):
+            raise ManifestError(f"The {what} {uri} does not exist ({error_code(err)}).") from None
+        if error_code(err) == "PreconditionFailed" or http_status(err) == 412:
             raise ManifestError(
                 f"The {what} {uri} changed since the batches were planned (its ETag is no longer {etag!r}); "
                 "plan again."
@@ -347,8 +334,8 @@ def _list_keys(client: Any, bucket: str, prefix: str, start_after: str | None) -
             for item in page.get("Contents") or ():
                 yield item["Key"]
     except ClientError as err:
-        if _missing(err):
-            raise ManifestError(f"Cannot list s3://{bucket}/{prefix}: {_code(err)}.") from None
+        if is_not_found(err, bucket_too=True):
+            raise ManifestError(f"Cannot list s3://{bucket}/{prefix}: {error_code(err)}.") from None
         raise
 
 

@@ -34,6 +34,7 @@ REPORT_SCOPES = ("AllTasks", "FailedTasksOnly")
 RESULT_COLUMNS = ("Bucket", "Key", "VersionId", "TaskStatus", "HTTPStatusCode", "ErrorCode", "ResultMessage")
 """The columns as AWS writes them (the ``ReportSchema`` line of the manifest swaps the middle two)."""
 DEFAULT_FIRST_FAILURES = 10
+"""How many failed objects a result keeps and a failure message names, on both paths."""
 
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})").search
 _MESSAGE_LIMIT = 500
@@ -258,11 +259,7 @@ class ReportSummary:
 
     def describe_failures(self, limit: int = 5) -> str:
         """``AccessDenied x3, NoSuchKey x1`` (most frequent first), or ``"none"``."""
-        if not self.failures_by_code:
-            return "none"
-        ranked = sorted(self.failures_by_code.items(), key=lambda item: (-item[1], item[0]))
-        shown = ", ".join(f"{code} x{count}" for code, count in ranked[:limit])
-        return shown if len(ranked) <= limit else f"{shown}, and {len(ranked) - limit} more codes"
+        return describe_failure_codes(self.failures_by_code, limit=limit)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for XCom."""
@@ -306,3 +303,47 @@ def failures_tolerated(failed: int, total: int, *, max_failed_tasks: int, max_fa
     if failed <= max_failed_tasks:
         return True
     return total > 0 and failed / total <= max_failure_ratio
+
+
+def describe_failure_codes(failures_by_code: Mapping[str, int], *, limit: int | None = None) -> str:
+    """``AccessDenied x3, NoSuchKey x1`` (most frequent first, at most ``limit`` codes), or ``"none"``."""
+    if not failures_by_code:
+        return "none"
+    ranked = sorted(failures_by_code.items(), key=lambda item: (-item[1], item[0]))
+    if limit is None or len(ranked) <= limit:
+        return ", ".join(f"{code} x{count}" for code, count in ranked)
+    shown = ", ".join(f"{code} x{count}" for code, count in ranked[:limit])
+    return f"{shown}, and {len(ranked) - limit} more codes"
+
+
+def describe_failed_object(uri: str, code: str | None, message: str | None) -> str:
+    """``s3://bucket/key: Code (why)``: one failed object, the same on both paths (no tag values)."""
+    why = f" ({message[:300]})" if message else ""
+    return f"{uri}: {code or 'Unknown'}{why}"
+
+
+def intolerable_failures_message(
+    failed: int,
+    total: int,
+    *,
+    unit: str,
+    tolerance: Mapping[str, object],
+    failures_by_code: Mapping[str, int],
+    first_failures: Iterable[str],
+) -> str:
+    """Why failures that ``failures_tolerated`` refused fail the task, for both paths.
+
+    ``{failed} of {total} {unit} failed, more than the tolerance (max_...=..., max_failure_ratio=...);
+    failures by error code: ...; first failures: ...; and N more.`` ``first_failures`` are the
+    ``describe_failed_object`` lines the result kept.
+    """
+    limits = ", ".join(f"{name}={value}" for name, value in tolerance.items())
+    first = list(first_failures)
+    text = (
+        f"{failed} of {total} {unit} failed, more than the tolerance ({limits}); "
+        f"failures by error code: {describe_failure_codes(failures_by_code)}"
+    )
+    if first:
+        more = failed - len(first)
+        text += "; first failures: " + "; ".join(first) + (f"; and {more} more" if more > 0 else "")
+    return text + "."

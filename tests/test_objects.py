@@ -7,7 +7,14 @@ import dataclasses
 import pytest
 
 from airflow_s3_batch_tagging.errors import InvalidObjectRefError
-from airflow_s3_batch_tagging.objects import ObjectRef, S3Location, split_s3_uri, validate_bucket_name
+from airflow_s3_batch_tagging.objects import (
+    ObjectRef,
+    S3Location,
+    bucket_from_arn,
+    parse_bucket_arn,
+    split_s3_uri,
+    validate_bucket_name,
+)
 
 
 def test_object_ref_from_uri_keeps_key_as_written() -> None:
@@ -144,3 +151,12 @@ def test_to_dict_omits_missing_version_id() -> None:
         "key": "k",
         "version_id": "v",
     }
+
+
+def test_bucket_arn_parses_into_partition_and_bucket() -> None:
+    assert parse_bucket_arn("arn:aws-cn:s3:::my-bucket") == ("aws-cn", "my-bucket")
+    assert parse_bucket_arn("my-bucket") is None
+    assert parse_bucket_arn("arn:aws:s3:us-east-1:123456789012:accesspoint/ap") is None
+    assert S3Location("my-bucket").bucket_arn("aws-us-gov") == "arn:aws-us-gov:s3:::my-bucket"
+    assert bucket_from_arn(S3Location("my-bucket").bucket_arn("aws-us-gov")) == "my-bucket"
+    assert bucket_from_arn("my-bucket") == "my-bucket"

@@ -218,3 +218,25 @@ def test_validate_failure_tolerance_names_the_bad_value(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         validate_failure_tolerance(max_failed, max_ratio)
+
+
+def test_one_failure_message_for_both_paths_names_tolerance_codes_and_first_failures() -> None:
+    from airflow_s3_batch_tagging.report import describe_failed_object, intolerable_failures_message
+
+    first = [
+        describe_failed_object("s3://b/a", "NoSuchKey", "The specified key does not exist."),
+        describe_failed_object("s3://b/c", None, ""),
+    ]
+    text = intolerable_failures_message(
+        5,
+        20,
+        unit="objects",
+        tolerance={"max_failed_objects": 1, "max_failure_ratio": 0.1},
+        failures_by_code={"NoSuchKey": 1, "AccessDenied": 4},
+        first_failures=first,
+    )
+    assert text == (
+        "5 of 20 objects failed, more than the tolerance (max_failed_objects=1, max_failure_ratio=0.1); "
+        "failures by error code: AccessDenied x4, NoSuchKey x1; first failures: "
+        "s3://b/a: NoSuchKey (The specified key does not exist.); s3://b/c: Unknown; and 3 more."
+    )

@@ -1,28 +1,16 @@
-"""AWS account ids, and ``ExpectedBucketOwner`` on every S3 request of a client: one rule for both
-paths' hooks and operators."""
+"""``ExpectedBucketOwner`` on every S3 request of a client: the request wiring of both paths' hooks.
+
+The account-id rules live in ``airflow_s3_batch_tagging.accounts``.
+"""
 
 from __future__ import annotations
 
-import re
-from typing import Any, TypeGuard
+from typing import Any
 
-from airflow_s3_batch_tagging.errors import S3TaggingInputError
+# Re-exported: imported from here before the rules moved to the core.
+from airflow_s3_batch_tagging.accounts import is_account_id, validate_expected_bucket_owner
 
-# [0-9], not \d: \d also matches other scripts' digits ("١٢٣٤٥٦٧٨٩٠١٢"), which AWS rejects.
-_ACCOUNT_ID = re.compile(r"[0-9]{12}")
-
-
-def is_account_id(value: object) -> TypeGuard[str]:
-    """Whether ``value`` is an AWS account id: a string of exactly 12 digits."""
-    return isinstance(value, str) and _ACCOUNT_ID.fullmatch(value) is not None
-
-
-def validate_expected_bucket_owner(owner: object) -> None:
-    """``expected_bucket_owner`` is None or an account id of 12 digits (checked before any request)."""
-    if owner is not None and not is_account_id(owner):
-        raise S3TaggingInputError(
-            f"Invalid expected_bucket_owner {owner!r}: it must be an AWS account id of exactly 12 digits."
-        )
+__all__ = ["expect_bucket_owner", "is_account_id", "validate_expected_bucket_owner"]
 
 
 def expect_bucket_owner(client: Any, owner: str | None) -> None:

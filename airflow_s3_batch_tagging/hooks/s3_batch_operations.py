@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 import tempfile
-from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -19,11 +17,41 @@ from typing import TYPE_CHECKING, Any, cast
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.utils import trim_none_values
 from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
-from airflow.providers.common.compat.sdk import AirflowException
 from botocore.exceptions import ClientError
 
-from airflow_s3_batch_tagging.errors import InvalidTagError, ManifestError, S3TaggingInputError
-from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner, is_account_id
+from airflow_s3_batch_tagging.accounts import validate_account_id
+from airflow_s3_batch_tagging.batch_jobs import (
+    JOB_ENDING_STATES,
+    JOB_FAILURE_STATES,
+    JOB_INTERMEDIATE_STATES,
+    JOB_STATUS_QUERIES,
+    JOB_SUCCESS_STATES,
+    KILL_REASON,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_JOB_TAGS,
+    MAX_PRIORITY,
+    MAX_TOKEN_LENGTH,
+    build_report,
+    job_counts,
+    job_failure_reasons,
+    job_report_location,
+    job_request_token,
+    job_result_log_args,
+    job_tags_to_boto,
+    kill_reason,
+    killed_by_earlier_try,
+    resolve_manifest_format,
+    successor_request_token,
+    tagging_operation,
+    validate_client_request_token,
+    validate_description,
+    validate_priority,
+    validate_report_scope,
+    validate_role_arn,
+    validate_waiter_settings,
+)
+from airflow_s3_batch_tagging.errors import ManifestError, S3TaggingInputError
+from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
 from airflow_s3_batch_tagging.manifest import (
     CSV_MANIFEST_FORMAT,
     INVENTORY_MANIFEST_FORMAT,
@@ -31,248 +59,67 @@ from airflow_s3_batch_tagging.manifest import (
     unquote_etag,
     write_csv_manifest,
 )
-from airflow_s3_batch_tagging.objects import S3Location, split_s3_uri
+from airflow_s3_batch_tagging.objects import bucket_from_arn, split_s3_uri
 from airflow_s3_batch_tagging.report import (
     DEFAULT_FIRST_FAILURES,
-    REPORT_FORMAT,
-    REPORT_SCOPES,
     CompletionReportManifest,
     ReportSummary,
-    failures_tolerated,
     read_report_csv,
     report_job_prefix,
     report_manifest_key,
 )
-from airflow_s3_batch_tagging.tags import TaggingMode, TagSet, tag_problem
+from airflow_s3_batch_tagging.s3_errors import error_code, http_status, is_not_found
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3control import S3ControlClient
 
     from airflow_s3_batch_tagging.objects import ObjectRef
+    from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
+
+# The batch-job rules live in the core (``batch_jobs``); re-exported for imports written before the move.
+__all__ = [
+    "JOB_ENDING_STATES",
+    "JOB_FAILURE_STATES",
+    "JOB_INTERMEDIATE_STATES",
+    "JOB_STATUS_QUERIES",
+    "JOB_SUCCESS_STATES",
+    "KILL_REASON",
+    "MAX_DESCRIPTION_LENGTH",
+    "MAX_JOB_TAGS",
+    "MAX_PRIORITY",
+    "MAX_TOKEN_LENGTH",
+    "WAITER_PATH",
+    "S3BatchOperationsHook",
+    "bucket_from_arn",
+    "build_report",
+    "job_counts",
+    "job_failure_reasons",
+    "job_report_location",
+    "job_request_token",
+    "job_result_log_args",
+    "job_tags_to_boto",
+    "kill_reason",
+    "killed_by_earlier_try",
+    "resolve_manifest_format",
+    "successor_request_token",
+    "tagging_operation",
+    "validate_account_id",
+    "validate_description",
+    "validate_priority",
+    "validate_report_scope",
+    "validate_role_arn",
+    "validate_waiter_settings",
+]
 
 WAITER_PATH = Path(__file__).parents[1] / "waiters" / "s3control.json"
 
-JOB_SUCCESS_STATES = ("Complete",)
-JOB_FAILURE_STATES = ("Failed", "Cancelled")
-JOB_INTERMEDIATE_STATES = (
-    "New",
-    "Preparing",
-    "Suspended",
-    "Ready",
-    "Active",
-    "Pausing",
-    "Paused",
-    "Completing",
-    "Cancelling",
-    "Failing",
-)
-JOB_ENDING_STATES = ("Cancelling", "Failing")
-"""Statuses that can only lead to ``Cancelled`` or ``Failed``."""
-KILL_REASON = "Airflow task was killed"
-"""``StatusUpdateReason`` of a job cancelled by ``on_kill``, followed by `` (try N)``."""
-_KILL_REASON = re.compile(re.escape(KILL_REASON) + r" \(try (\d+)\)")
-JOB_STATUS_QUERIES = [
-    "Job.Status",
-    "join('', ['succeeded ', to_string(Job.ProgressSummary.NumberOfTasksSucceeded || `0`), "
-    "', failed ', to_string(Job.ProgressSummary.NumberOfTasksFailed || `0`), "
-    "' of ', to_string(Job.ProgressSummary.TotalNumberOfTasks || `0`)])",
-    "Job.StatusUpdateReason",
-]
-
-MAX_PRIORITY = 2_147_483_647
-MAX_JOB_TAGS = 50
-MAX_DESCRIPTION_LENGTH = 256
-MAX_TOKEN_LENGTH = 64
-
-_ROLE_ARN = re.compile(r"arn:[^:]+:iam::[0-9]{12}:role/.+")
 _MANIFEST_PEEK_BYTES = 64 * 1024
 _SPOOL_BYTES = 16 * 1024 * 1024
 _REPORT_CHUNK_BYTES = 1024 * 1024
 _CHECKSUM_METADATA = "sha256"
-
-
-def validate_account_id(account_id: object) -> str:
-    """Return ``account_id`` when it is 12 digits, else raise ``ValueError`` naming it."""
-    if not is_account_id(account_id):
-        raise S3TaggingInputError(f"Invalid AWS account id {account_id!r}: it must be exactly 12 digits.")
-    return account_id
-
-
-def validate_role_arn(role_arn: object) -> str:
-    """Return ``role_arn`` when it has the form ``arn:<partition>:iam::<12 digits>:role/<name>``."""
-    if not isinstance(role_arn, str) or not _ROLE_ARN.fullmatch(role_arn):
-        raise S3TaggingInputError(
-            f"Invalid role ARN {role_arn!r}: it must look like arn:aws:iam::123456789012:role/NAME."
-        )
-    return role_arn
-
-
-def validate_priority(priority: object) -> int:
-    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
-        raise S3TaggingInputError(
-            f"Invalid priority {priority!r}: it must be an integer from 0 to {MAX_PRIORITY}."
-        )
-    return priority
-
-
-def validate_waiter_settings(waiter_delay: object, waiter_max_attempts: object) -> tuple[int, int]:
-    """Return ``(waiter_delay, waiter_max_attempts)`` when the delay is a number of seconds >= 0 and the
-    attempts an integer >= 1, else raise naming the value (checked before the job is created)."""
-    if isinstance(waiter_delay, bool) or not isinstance(waiter_delay, int) or waiter_delay < 0:
-        raise S3TaggingInputError(
-            f"Invalid waiter_delay {waiter_delay!r}: it must be a whole number of seconds >= 0."
-        )
-    if (
-        isinstance(waiter_max_attempts, bool)
-        or not isinstance(waiter_max_attempts, int)
-        or waiter_max_attempts < 1
-    ):
-        raise S3TaggingInputError(
-            f"Invalid waiter_max_attempts {waiter_max_attempts!r}: it must be an integer >= 1."
-        )
-    return waiter_delay, waiter_max_attempts
-
-
-def validate_report_scope(report_scope: object) -> str:
-    if report_scope not in REPORT_SCOPES:
-        raise S3TaggingInputError(
-            f"Invalid report_scope {report_scope!r}: choose one of {', '.join(REPORT_SCOPES)}."
-        )
-    return str(report_scope)
-
-
-def validate_description(description: object) -> str | None:
-    if description is None:
-        return None
-    if not isinstance(description, str) or not 1 <= len(description) <= MAX_DESCRIPTION_LENGTH:
-        raise S3TaggingInputError(
-            f"Invalid description {description!r}: it must be a string of 1 to "
-            f"{MAX_DESCRIPTION_LENGTH} characters."
-        )
-    return description
-
-
-def job_tags_to_boto(job_tags: Mapping[str, str] | None) -> list[dict[str, str]] | None:
-    """Validate job tags (at most 50, S3's tag rules) and return boto3's ``Key``/``Value`` list."""
-    if job_tags is None:
-        return None
-    if not isinstance(job_tags, Mapping):
-        raise InvalidTagError(f"Invalid job_tags {job_tags!r}: expected a dict of tag keys to values.")
-    if len(job_tags) > MAX_JOB_TAGS:
-        raise InvalidTagError(
-            f"Invalid job_tags: a job may have at most {MAX_JOB_TAGS} tags, got {len(job_tags)}."
-        )
-    for key, value in job_tags.items():
-        problem = tag_problem(key, value)
-        if problem:
-            raise InvalidTagError(f"Invalid job tag {key!r}={value!r}: {problem}.")
-    return [{"Key": key, "Value": job_tags[key]} for key in sorted(job_tags)]
-
-
-def job_request_token(dag_id: str, task_id: str, run_id: str, map_index: int | None = None) -> str:
-    """The ``ClientRequestToken`` of the job one task instance creates (the same on every try).
-
-    A hash of the DAG id, task id, run id and map index, so a retried task's ``CreateJob`` returns
-    the job its first try created instead of starting a second one.
-    """
-    index = -1 if map_index is None else map_index
-    material = "\x1f".join((dag_id, task_id, run_id, str(index))).encode("utf-8")
-    return f"airflow-{hashlib.sha256(material).hexdigest()[:48]}"
-
-
-def successor_request_token(token: str, ended_job_id: str) -> str:
-    """The token of the job that replaces ``ended_job_id`` (which ended Failed or Cancelled)."""
-    digest = hashlib.sha256(f"{token}\x1f{ended_job_id}".encode()).hexdigest()
-    return f"airflow-{digest[:48]}"
-
-
-def kill_reason(try_number: int | None) -> str:
-    """The ``StatusUpdateReason`` of a cancel made when try ``try_number`` of a task was killed."""
-    return f"{KILL_REASON} (try {try_number})" if try_number else KILL_REASON
-
-
-def killed_by_earlier_try(job: Mapping[str, Any], try_number: int) -> int | None:
-    """The try whose kill cancelled ``job``, when that try came before ``try_number``; else None.
-
-    Clearing a deferred task kills its try: the trigger's ``on_kill`` cancels the job moments after
-    the new try may have reattached to it. A live try never sees its own kill, so a job cancelled by
-    an earlier try's kill is no verdict on this try: it starts the successor job instead.
-    """
-    if job.get("Status") not in ("Cancelling", "Cancelled"):
-        return None
-    match = _KILL_REASON.fullmatch(str(job.get("StatusUpdateReason") or ""))
-    if match is None or int(match.group(1)) >= try_number:
-        return None
-    return int(match.group(1))
-
-
-def build_report(
-    location: S3Location | None, report_scope: str = "FailedTasksOnly", *, partition: str = "aws"
-) -> dict[str, Any]:
-    """The ``Report`` argument of ``CreateJob``: off when ``location`` is None.
-
-    :param partition: the AWS partition of the bucket ARN (``aws``, ``aws-cn``, ``aws-us-gov``, ...).
-    """
-    if location is None:
-        return {"Enabled": False}
-    validate_report_scope(report_scope)
-    return trim_none_values(
-        {
-            "Enabled": True,
-            "Bucket": location.bucket_arn(partition),
-            "Format": REPORT_FORMAT,
-            "Prefix": location.prefix.strip("/") or None,
-            "ReportScope": report_scope,
-        }
-    )
-
-
-def tagging_operation(mode: TaggingMode | str, tags: TagSet | None) -> dict[str, Any]:
-    """The ``Operation`` argument: ``S3PutObjectTagging`` (replace) or ``S3DeleteObjectTagging``."""
-    mode = TaggingMode.parse(mode)
-    if mode is TaggingMode.REPLACE:
-        return {"S3PutObjectTagging": {"TagSet": (tags if tags is not None else TagSet()).to_boto()}}
-    if mode is TaggingMode.DELETE:
-        return {"S3DeleteObjectTagging": {}}
-    raise InvalidTagError(
-        f"Invalid tagging mode {mode.value!r} for S3 Batch Operations: a job can only replace tag sets "
-        "('replace') or delete them ('delete'); merge and remove need the direct path."
-    )
-
-
-def bucket_from_arn(arn: str) -> str:
-    """``arn:aws:s3:::bucket`` -> ``bucket`` (a bare name is returned as is)."""
-    return arn.rsplit(":::", 1)[-1] if arn.startswith("arn:") else arn
-
-
-def job_failure_reasons(job: Mapping[str, Any]) -> str:
-    """AWS's reasons why a job failed or was cancelled, as one line."""
-    reasons = [
-        f"{item.get('FailureCode', '?')}: {item.get('FailureReason', '')}".strip()
-        for item in job.get("FailureReasons") or []
-    ]
-    if job.get("StatusUpdateReason"):
-        reasons.append(f"status update reason: {job['StatusUpdateReason']}")
-    return "; ".join(reasons) or "AWS gave no reason"
-
-
-def job_report_location(job: Mapping[str, Any]) -> S3Location | None:
-    """Where a described job writes its completion report (bucket and prefix), or None when it writes none."""
-    report = job.get("Report") or {}
-    if not report.get("Enabled") or not report.get("Bucket"):
-        return None
-    return S3Location(bucket_from_arn(report["Bucket"]), report.get("Prefix") or "")
-
-
-def job_counts(job: Mapping[str, Any]) -> dict[str, int]:
-    """Task counts of a described job: ``tasks_total``, ``tasks_succeeded``, ``tasks_failed``."""
-    progress = job.get("ProgressSummary") or {}
-    return {
-        "tasks_total": int(progress.get("TotalNumberOfTasks") or 0),
-        "tasks_succeeded": int(progress.get("NumberOfTasksSucceeded") or 0),
-        "tasks_failed": int(progress.get("NumberOfTasksFailed") or 0),
-    }
 
 
 class S3BatchOperationsHook(AwsBaseHook):
@@ -372,11 +219,7 @@ class S3BatchOperationsHook(AwsBaseHook):
         """
         if (manifest is None) == (manifest_generator is None):
             raise S3TaggingInputError("Give exactly one of manifest and manifest_generator.")
-        if not 1 <= len(client_request_token) <= MAX_TOKEN_LENGTH:
-            raise S3TaggingInputError(
-                f"Invalid client request token {client_request_token!r}: it must be 1 to "
-                f"{MAX_TOKEN_LENGTH} characters."
-            )
+        validate_client_request_token(client_request_token)
         request = trim_none_values(
             {
                 "AccountId": self.account_id,
@@ -395,8 +238,7 @@ class S3BatchOperationsHook(AwsBaseHook):
         try:
             response = self.control.create_job(**request)
         except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "")
-            if "Idempotency" in code:
+            if "Idempotency" in error_code(err):
                 raise S3TaggingInputError(
                     f"S3 Batch Operations refused CreateJob: the request token {client_request_token} "
                     "already created a job with different parameters (this task instance created it on "
@@ -524,7 +366,7 @@ class S3BatchOperationsHook(AwsBaseHook):
             head = self.s3_client.head_object(Bucket=bucket, Key=key)
         except ClientError as err:
             # Without s3:ListBucket, S3 answers 403 for a missing key: then just write it.
-            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "403"):
+            if is_not_found(err) or http_status(err) == 403:
                 return None
             raise
         if head.get("Metadata", {}).get(_CHECKSUM_METADATA) == checksum:
@@ -548,7 +390,7 @@ class S3BatchOperationsHook(AwsBaseHook):
         try:
             head = self.s3_client.head_object(Bucket=bucket, Key=key)
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if is_not_found(err):
                 raise ManifestError(f"The manifest {uri} does not exist (HeadObject answered 404).") from None
             raise
         if not head.get("ContentLength"):
@@ -591,7 +433,7 @@ class S3BatchOperationsHook(AwsBaseHook):
         try:
             body = self.s3_client.get_object(Bucket=location.bucket, Key=key)["Body"].read()
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if is_not_found(err):
                 self.log.warning("No completion report at s3://%s/%s", location.bucket, key)
                 return None
             raise
@@ -639,84 +481,3 @@ class S3BatchOperationsHook(AwsBaseHook):
             "report_location": report_location,
             "report_summary": summary.to_dict() if summary is not None else None,
         }
-
-
-def resolve_manifest_format(key: str, manifest_format: str | None) -> str:
-    """The manifest ``Spec.Format`` for ``key``, from ``manifest_format`` or the object's name."""
-    aliases = {
-        "csv": CSV_MANIFEST_FORMAT,
-        "inventory": INVENTORY_MANIFEST_FORMAT,
-        CSV_MANIFEST_FORMAT.lower(): CSV_MANIFEST_FORMAT,
-        INVENTORY_MANIFEST_FORMAT.lower(): INVENTORY_MANIFEST_FORMAT,
-    }
-    if manifest_format is None:
-        return INVENTORY_MANIFEST_FORMAT if key.rsplit("/", 1)[-1] == "manifest.json" else CSV_MANIFEST_FORMAT
-    try:
-        return aliases[str(manifest_format).lower()]
-    except KeyError:
-        raise S3TaggingInputError(
-            f"Invalid manifest_format {manifest_format!r}: choose 'csv', 'inventory', "
-            f"{CSV_MANIFEST_FORMAT!r} or {INVENTORY_MANIFEST_FORMAT!r}."
-        ) from None
-
-
-def job_result_log_args(result: Mapping[str, Any]) -> tuple[Any, ...]:
-    """``log.info`` arguments of the line that says how a job (a ``job_result``) ended."""
-    return (
-        "S3 Batch Operations job %s is %s: %s of %s tasks succeeded, %s failed",
-        result["job_id"],
-        result["status"],
-        result["tasks_succeeded"],
-        result["tasks_total"],
-        result["tasks_failed"],
-    )
-
-
-def check_job_result(result: Mapping[str, Any], *, max_failed_tasks: int, max_failure_ratio: float) -> None:
-    """
-    Raise ``AirflowException`` unless a finished job's ``result`` (from ``job_result``) is a success.
-
-    ``Failed`` and ``Cancelled`` jobs fail with AWS's reasons. A ``Complete`` job whose failed tasks
-    exceed the tolerance (see ``failures_tolerated``) fails with the failure codes and first objects.
-    """
-    job_id, status = result["job_id"], result["status"]
-    failed, total = result["tasks_failed"], result["tasks_total"]
-    summary = result.get("report_summary") or {}
-    codes = _describe_codes(summary)
-    where = f" Report: {result['report_location']}" if result.get("report_location") else ""
-    if status in JOB_FAILURE_STATES:
-        raise AirflowException(
-            f"S3 Batch Operations job {job_id} ended {status}: {result.get('failure_reasons')}. "
-            f"{failed} of {total} tasks failed{codes}.{where}"
-        )
-    if status not in JOB_SUCCESS_STATES:
-        raise AirflowException(f"S3 Batch Operations job {job_id} has not finished: its status is {status}.")
-    if not failures_tolerated(
-        failed, total, max_failed_tasks=max_failed_tasks, max_failure_ratio=max_failure_ratio
-    ):
-        first = summary.get("first_failures") or []
-        shown = "; ".join(
-            " ".join(
-                part
-                for part in (
-                    f"s3://{item['bucket']}/{item['key']}",
-                    item.get("error_code"),
-                    item.get("message"),
-                )
-                if part
-            )
-            for item in first[:3]
-        )
-        raise AirflowException(
-            f"S3 Batch Operations job {job_id} is Complete but {failed} of {total} tasks failed, more than "
-            f"tolerated (max_failed_tasks={max_failed_tasks}, max_failure_ratio={max_failure_ratio})"
-            f"{codes}.{' First failed objects: ' + shown + '.' if shown else ''}{where}"
-        )
-
-
-def _describe_codes(summary: Mapping[str, Any]) -> str:
-    by_code = summary.get("failures_by_code") or {}
-    if not by_code:
-        return ""
-    ranked = sorted(by_code.items(), key=lambda item: (-item[1], item[0]))
-    return "; failures by error code: " + ", ".join(f"{code} x{count}" for code, count in ranked)

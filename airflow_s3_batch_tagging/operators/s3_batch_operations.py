@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,37 +17,21 @@ from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
-from airflow_s3_batch_tagging.errors import S3TaggingInputError
-from airflow_s3_batch_tagging.hooks.bucket_owner import validate_expected_bucket_owner
-from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
+from airflow_s3_batch_tagging.batch_jobs import (
     JOB_ENDING_STATES,
     JOB_FAILURE_STATES,
-    S3BatchOperationsHook,
-    build_report,
-    check_job_result,
+    BatchJobSpec,
     job_request_token,
     job_result_log_args,
-    job_tags_to_boto,
+    job_result_problem,
     kill_reason,
     killed_by_earlier_try,
-    resolve_manifest_format,
+    normalize_manifest_generator,
     successor_request_token,
-    validate_account_id,
-    validate_description,
-    validate_priority,
-    validate_report_scope,
-    validate_role_arn,
-    validate_waiter_settings,
 )
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
-from airflow_s3_batch_tagging.objects import (
-    ObjectRef,
-    S3Location,
-    bucket_name_problem,
-    split_s3_uri,
-    validate_bucket_name,
-)
-from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, validate_failure_tolerance
+from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES
 from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
 from airflow_s3_batch_tagging.triggers.s3_batch_operations import (
     WAIT_FOR_COMPLETION,
@@ -57,13 +40,24 @@ from airflow_s3_batch_tagging.triggers.s3_batch_operations import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
     from datetime import datetime
 
     from airflow.sdk import Context
 
+__all__ = [
+    "S3BatchDeleteObjectTaggingOperator",
+    "S3BatchPutObjectTaggingOperator",
+    "normalize_manifest_generator",  # re-exported: imported from here before it moved to the core
+]
+
 # A retried task whose job ended Failed or Cancelled starts a successor; this bounds the chain.
 MAX_SUCCESSOR_JOBS = 20
 CREATION_TIME_SLACK = timedelta(seconds=1)
+# The trigger's own waiter gives up after waiter_delay * waiter_max_attempts; the deferral's timeout is
+# the triggerer's backstop for a trigger that never fires (as the Amazon provider's BatchSensor and
+# ECS operators do).
+DEFER_TIMEOUT_MARGIN = timedelta(seconds=60)
 
 
 class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
@@ -161,121 +155,60 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
     def _tag_set(self) -> TagSet | None:
         return None
 
-    def _validate(self, partition: str = "aws") -> dict[str, Any]:
-        """Check every argument and return the parsed values; raise before any request.
-
-        :param partition: the AWS partition the bucket ARNs of the report and generator are in.
-        """
-        sources = [
-            name
-            for name, value in (
-                ("objects", self.objects),
-                ("manifest", self.manifest),
-                ("manifest_generator", self.manifest_generator),
-            )
-            if value is not None
-        ]
-        if len(sources) != 1:
-            raise S3TaggingInputError(
-                f"Give exactly one manifest source of objects, manifest and manifest_generator; "
-                f"got {', '.join(sources) if sources else 'none'}."
-            )
-        plan: dict[str, Any] = {"tags": self._tag_set(), "source": sources[0]}
-        validate_role_arn(self.role_arn)
-        if self.account_id is not None:
-            validate_account_id(self.account_id)
-        validate_expected_bucket_owner(self.expected_bucket_owner)
-        plan["priority"] = validate_priority(_as_int(self.priority, "priority"))
-        validate_description(self.description)
-        job_tags_to_boto(self.job_tags)
-        validate_report_scope(self.report_scope)
-        validate_waiter_settings(
-            _as_int(self.waiter_delay, "waiter_delay"),
-            _as_int(self.waiter_max_attempts, "waiter_max_attempts"),
+    def _spec(self) -> BatchJobSpec:
+        """Check every argument once; raise before any request."""
+        return BatchJobSpec.parse(
+            tags=self._tag_set(),
+            role_arn=self.role_arn,
+            objects=self.objects,
+            bucket=self.bucket,
+            manifest=self.manifest,
+            manifest_format=self.manifest_format,
+            manifest_generator=self.manifest_generator,
+            manifest_location=self.manifest_location,
+            account_id=self.account_id,
+            priority=self.priority,
+            description=self.description,
+            job_tags=self.job_tags,
+            report_location=self.report_location,
+            report_enabled=self.report_enabled,
+            report_scope=self.report_scope,
+            waiter_delay=self.waiter_delay,
+            waiter_max_attempts=self.waiter_max_attempts,
+            max_failed_tasks=self.max_failed_tasks,
+            max_failure_ratio=self.max_failure_ratio,
+            first_failures=self.first_failures,
+            expected_bucket_owner=self.expected_bucket_owner,
         )
-        validate_failure_tolerance(self.max_failed_tasks, self.max_failure_ratio)
-        if (
-            isinstance(self.first_failures, bool)
-            or not isinstance(self.first_failures, int)
-            or self.first_failures < 0
-        ):
-            raise S3TaggingInputError(
-                f"Invalid first_failures {self.first_failures!r}: it must be an integer >= 0."
-            )
-        manifest_location = None
-        if self.manifest_location is not None:
-            manifest_location = S3Location.from_uri(self.manifest_location, what="manifest_location")
-        if self.objects is not None:
-            if manifest_location is None:
-                raise S3TaggingInputError(
-                    "objects needs manifest_location: "
-                    "the s3:// prefix the operator writes its CSV manifest under."
-                )
-            if isinstance(self.objects, str | bytes | Mapping) or not isinstance(self.objects, Iterable):
-                raise S3TaggingInputError(
-                    f"Invalid objects {self.objects!r:.100}: expected a list of s3:// URIs, keys (with "
-                    "bucket=) or dicts with bucket, key and optional version_id."
-                )
-            refs = [ObjectRef.parse(item, default_bucket=self.bucket) for item in self.objects]
-            if not refs:
-                raise S3TaggingInputError(
-                    "objects is empty: an S3 Batch Operations job needs at least one object. Skip this "
-                    "task upstream (for example with a ShortCircuitOperator) when there is nothing to tag."
-                )
-            plan["refs"] = refs
-            plan["manifest_location"] = manifest_location
-        elif self.manifest is not None:
-            _, key = split_s3_uri(self.manifest, what="manifest")
-            resolve_manifest_format(key, self.manifest_format)
-        else:
-            plan["manifest_generator"] = normalize_manifest_generator(
-                self.manifest_generator, partition=partition, expected_bucket_owner=self.expected_bucket_owner
-            )
-        report_location = None
-        if self.report_location is not None:
-            report_location = S3Location.from_uri(self.report_location, what="report_location")
-        if self.report_enabled and report_location is None:
-            if manifest_location is None:
-                raise S3TaggingInputError(
-                    "Set report_location (an s3:// prefix) for the job's completion report, "
-                    "or report_enabled=False to run the job without one."
-                )
-            report_location = S3Location(manifest_location.bucket, manifest_location.join("reports"))
-        plan["report"] = build_report(
-            report_location if self.report_enabled else None, self.report_scope, partition=partition
-        )
-
-        return plan
 
     # -- execution ----------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        plan = self._validate()  # before the hook is built: bad input fails without touching AWS
-        if self.hook.conn_partition != "aws":
-            plan = self._validate(partition=self.hook.conn_partition)  # ARNs of China, GovCloud, ...
+        spec = self._spec()  # before the hook is built: bad input fails without touching AWS
+        partition = self.hook.conn_partition  # the bucket ARNs of China, GovCloud, ...
         ti = context["ti"]
         self._try_number = _try_number(context)
         map_index = getattr(ti, "map_index", -1)
         token = job_request_token(ti.dag_id, ti.task_id, ti.run_id, map_index)
         manifest = None
-        if plan["source"] == "objects":
-            location: S3Location = plan["manifest_location"]
+        if spec.manifest_location is not None:  # objects: the operator writes the manifest
+            location = spec.manifest_location
             key = location.join(ti.dag_id, ti.task_id, f"manifest-{token}.csv")
-            refs: list[ObjectRef] = plan["refs"]
+            refs = list(spec.refs)
             manifest, count = self.hook.upload_manifest(
                 refs, location.bucket, key, with_version_ids=any(ref.version_id for ref in refs)
             )
             self.log.info("Manifest of %s objects: s3://%s/%s", count, location.bucket, key)
-        elif plan["source"] == "manifest":
+        elif spec.source == "manifest":
             manifest = self.hook.describe_manifest(str(self.manifest), self.manifest_format)
         job_id = self._create_or_reattach(
             context,
             token,
-            tags=plan["tags"],
-            report=plan["report"],
+            tags=spec.tags,
+            report=spec.report(partition),
             manifest=manifest,
-            manifest_generator=plan.get("manifest_generator"),
-            priority=plan["priority"],
+            manifest_generator=spec.manifest_generator_request(partition),
+            priority=spec.priority,
         )
         self._job_id = job_id
         url = S3BatchJobLink.persist_job(
@@ -376,6 +309,8 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
 
     def _defer(self, job_id: str, waiter_name: str, method_name: str) -> None:
         self.defer(
+            timeout=timedelta(seconds=int(self.waiter_delay) * int(self.waiter_max_attempts))
+            + DEFER_TIMEOUT_MARGIN,
             trigger=S3BatchJobTrigger(
                 job_id=job_id,
                 account_id=self.hook.account_id,
@@ -408,9 +343,11 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                     killer,
                 )
                 return self.execute(context)
-        check_job_result(
+        problem = job_result_problem(
             result, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
         )
+        if problem:
+            raise AirflowException(problem)
         return result
 
     def _job_id_from_event(
@@ -536,50 +473,7 @@ class S3BatchDeleteObjectTaggingOperator(_S3BatchTaggingOperator):
     mode = TaggingMode.DELETE
 
 
-def normalize_manifest_generator(
-    generator: Mapping[str, Any] | None, *, partition: str = "aws", expected_bucket_owner: str | None = None
-) -> dict[str, Any]:
-    """Return a ``ManifestGenerator`` argument from an ``S3JobManifestGenerator`` dict.
-
-    ``SourceBucket`` may be a bucket name, ``s3://bucket`` or a bucket ARN; ``EnableManifestOutput``
-    defaults to False; ``ExpectedBucketOwner`` (of the source bucket) defaults to
-    ``expected_bucket_owner``. A dict already wrapped in ``{"S3JobManifestGenerator": ...}`` is accepted.
-    """
-    if not isinstance(generator, Mapping):
-        raise S3TaggingInputError(f"Invalid manifest_generator {generator!r}: expected a dict.")
-    inner = dict(generator.get("S3JobManifestGenerator", generator))
-    source = inner.get("SourceBucket")
-    if not isinstance(source, str) or not source:
-        raise S3TaggingInputError(
-            f"Invalid manifest_generator {dict(generator)!r}: it needs SourceBucket (a bucket name or ARN)."
-        )
-    if source.startswith("s3://"):
-        bucket, _ = split_s3_uri(source, what="manifest_generator SourceBucket")
-        source = f"arn:{partition}:s3:::{bucket}"
-    elif not source.startswith("arn:"):
-        source = f"arn:{partition}:s3:::{validate_bucket_name(source)}"
-    else:
-        partition, _, bucket = source.removeprefix("arn:").partition(":s3:::")
-        if not partition or ":" in partition or bucket_name_problem(bucket):
-            raise S3TaggingInputError(
-                f"Invalid manifest_generator SourceBucket {source!r}: a bucket ARN looks like "
-                f"arn:aws:s3:::BUCKET with a valid bucket name ({bucket_name_problem(bucket) or 'bad ARN'})."
-            )
-    inner["SourceBucket"] = source
-    inner.setdefault("EnableManifestOutput", False)
-    if expected_bucket_owner and "ExpectedBucketOwner" not in inner:
-        inner["ExpectedBucketOwner"] = expected_bucket_owner
-    return {"S3JobManifestGenerator": inner}
-
-
 def _try_number(context: Context) -> int | None:
     """This try's number, from the task instance."""
     number = getattr(context["ti"], "try_number", None)
     return number if isinstance(number, int) else None
-
-
-def _as_int(value: object, name: str) -> object:
-    """A templated number may arrive as its string; anything else is left for the validator."""
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return value

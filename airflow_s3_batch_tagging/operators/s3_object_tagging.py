@@ -11,9 +11,9 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, conf
 from airflow.sdk import BaseXCom, task
 
+from airflow_s3_batch_tagging.accounts import validate_expected_bucket_owner
 from airflow_s3_batch_tagging.direct import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, TaggingResult
 from airflow_s3_batch_tagging.errors import InvalidObjectRefError, InvalidTagError, S3TaggingInputError
-from airflow_s3_batch_tagging.hooks.bucket_owner import validate_expected_bucket_owner
 from airflow_s3_batch_tagging.hooks.s3_object_tagging import (
     DEFAULT_ENGINE,
     DEFAULT_MAX_ATTEMPTS,

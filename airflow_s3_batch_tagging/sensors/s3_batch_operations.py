@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
@@ -9,15 +10,15 @@ from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
-from airflow_s3_batch_tagging.hooks.bucket_owner import validate_expected_bucket_owner
-from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
+from airflow_s3_batch_tagging.accounts import validate_expected_bucket_owner
+from airflow_s3_batch_tagging.batch_jobs import (
     JOB_FAILURE_STATES,
     JOB_INTERMEDIATE_STATES,
     JOB_SUCCESS_STATES,
-    S3BatchOperationsHook,
-    check_job_result,
     job_result_log_args,
+    job_result_problem,
 )
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, validate_failure_tolerance
 from airflow_s3_batch_tagging.triggers.s3_batch_operations import S3BatchJobTrigger
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
+
+# The trigger's own waiter gives up after poke_interval * max_retries; the deferral's timeout is the
+# triggerer's backstop for a trigger that never fires (as in the Amazon provider's BatchSensor).
+DEFER_TIMEOUT_MARGIN = timedelta(seconds=60)
 
 
 class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
@@ -112,6 +117,7 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
         )
         if self.deferrable:
             self.defer(
+                timeout=timedelta(seconds=self.max_retries * self.poke_interval) + DEFER_TIMEOUT_MARGIN,
                 trigger=S3BatchJobTrigger(
                     job_id=self.job_id,
                     account_id=self.hook.account_id,
@@ -141,9 +147,11 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
     def _check(self) -> dict[str, Any]:
         result = self.hook.job_result(self.job_id, max_failures=self.first_failures)
         self.log.info(*job_result_log_args(result))
-        check_job_result(
+        problem = job_result_problem(
             result, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
         )
+        if problem:
+            raise AirflowException(problem)
         return result
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:

@@ -9,11 +9,8 @@ from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 # Imported with the trigger class, not on the triggerer's event loop at the first wait.
 from airflow.providers.amazon.aws.waiters import base_waiter  # noqa: F401
 
-from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
-    JOB_STATUS_QUERIES,
-    S3BatchOperationsHook,
-    kill_reason,
-)
+from airflow_s3_batch_tagging.batch_jobs import JOB_STATUS_QUERIES, kill_reason
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
 
 WAIT_FOR_COMPLETION = "batch_job_complete"
 WAIT_FOR_PREPARATION = "batch_job_prepared"

@@ -25,13 +25,13 @@ from botocore.exceptions import ClientError
 from botocore.parsers import RestXMLParser
 from botocore.utils import parse_timestamp
 
-from airflow_s3_batch_tagging.direct import error_code, is_retryable
-from airflow_s3_batch_tagging.errors import ManifestError
-from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
+from airflow_s3_batch_tagging.batch_jobs import (
     job_counts,
     job_failure_reasons,
     job_report_location,
 )
+from airflow_s3_batch_tagging.direct import error_code, is_retryable
+from airflow_s3_batch_tagging.errors import ManifestError
 from airflow_s3_batch_tagging.manifest import (
     InventoryManifest,
     read_csv_manifest,

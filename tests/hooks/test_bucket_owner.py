@@ -1,15 +1,13 @@
-"""ExpectedBucketOwner on every S3 request of a client, and the validation of the account id."""
+"""ExpectedBucketOwner on every S3 request of a client (the account-id rules: tests/test_accounts.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import boto3
-import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from airflow_s3_batch_tagging.errors import S3TaggingInputError
-from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner, validate_expected_bucket_owner
+from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
 
 OWNER = "123456789012"
 
@@ -58,14 +56,3 @@ def test_without_an_owner_nothing_is_added() -> None:
     client, sent = _recording_client(None)
     client.head_object(Bucket="b", Key="k")
     assert _decoded(sent) == [("HEAD", None)]
-
-
-@pytest.mark.parametrize("owner", ["12345678901", "1234567890123", "12345678901a", 123456789012, True, ""])
-def test_an_owner_that_is_not_12_digits_is_rejected(owner: object) -> None:
-    with pytest.raises(S3TaggingInputError, match=f"Invalid expected_bucket_owner {owner!r}"):
-        validate_expected_bucket_owner(owner)
-
-
-def test_no_owner_or_12_digits_pass() -> None:
-    validate_expected_bucket_owner(None)
-    validate_expected_bucket_owner(OWNER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,25 +15,18 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from airflow_s3_batch_tagging.errors import InvalidTagError, ManifestError, S3TaggingInputError
-from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
+from airflow_s3_batch_tagging.batch_jobs import (
     JOB_FAILURE_STATES,
     JOB_INTERMEDIATE_STATES,
     JOB_SUCCESS_STATES,
-    WAITER_PATH,
-    S3BatchOperationsHook,
     build_report,
-    check_job_result,
-    job_request_token,
-    resolve_manifest_format,
-    successor_request_token,
-    tagging_operation,
-    validate_account_id,
-    validate_role_arn,
+    job_result_problem,
 )
+from airflow_s3_batch_tagging.errors import ManifestError, S3TaggingInputError
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import WAITER_PATH, S3BatchOperationsHook
 from airflow_s3_batch_tagging.manifest import CSV_MANIFEST_FORMAT, INVENTORY_MANIFEST_FORMAT
 from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
-from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
+from airflow_s3_batch_tagging.tags import TagSet
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/batch-tagging"
@@ -91,58 +85,6 @@ def test_account_id_comes_from_the_argument_then_the_connection_extra_then_sts(
 def test_account_id_of_the_wrong_form_is_rejected(aws: None) -> None:
     with pytest.raises(S3TaggingInputError, match=r"Invalid AWS account id '12345': it must be exactly 12"):
         S3BatchOperationsHook(aws_conn_id=None, account_id="12345").account_id  # noqa: B018
-
-
-@pytest.mark.parametrize("bad", ["arn:aws:iam::123:role/x", "arn:aws:iam::123456789012:user/x", "role", None])
-def test_validate_role_arn_rejects_other_forms(bad: object) -> None:
-    with pytest.raises(S3TaggingInputError, match="Invalid role ARN"):
-        validate_role_arn(bad)
-
-
-def test_validate_account_id_accepts_twelve_digits() -> None:
-    assert validate_account_id("000000000000") == "000000000000"
-
-
-def test_request_token_depends_on_the_task_instance_only_and_fits_aws_limits() -> None:
-    token = job_request_token("dag", "task", "manual__2026-11-25T00:00:00+00:00", -1)
-    assert token == job_request_token("dag", "task", "manual__2026-11-25T00:00:00+00:00", -1)
-    assert 1 <= len(token) <= 64
-    others = {
-        job_request_token("dag", "task", "manual__2026-11-25T00:00:00+00:00", 0),
-        job_request_token("dag", "task", "scheduled__2026-11-25T00:00:00+00:00", -1),
-        job_request_token("dag", "task2", "manual__2026-11-25T00:00:00+00:00", -1),
-        job_request_token("dag2", "task", "manual__2026-11-25T00:00:00+00:00", -1),
-    }
-    assert token not in others
-    assert len(others) == 4
-    successor = successor_request_token(token, JOB_ID)
-    assert successor != token
-    assert len(successor) <= 64
-    assert successor == successor_request_token(token, JOB_ID)
-
-
-def test_tagging_operation_replaces_or_deletes_and_refuses_merge() -> None:
-    assert tagging_operation(TaggingMode.REPLACE, TagSet({"b": "2", "a": "1"})) == {
-        "S3PutObjectTagging": {"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]}
-    }
-    assert tagging_operation("delete", None) == {"S3DeleteObjectTagging": {}}
-    with pytest.raises(InvalidTagError, match="can only replace tag sets"):
-        tagging_operation("merge", TagSet({"a": "1"}))
-
-
-def test_build_report_points_at_the_bucket_arn_and_prefix() -> None:
-    assert build_report(S3Location("reports", "runs/x/"), "AllTasks") == {
-        "Enabled": True,
-        "Bucket": "arn:aws:s3:::reports",
-        "Format": "Report_CSV_20180820",
-        "Prefix": "runs/x",
-        "ReportScope": "AllTasks",
-    }
-    assert build_report(S3Location("reports", ""))["ReportScope"] == "FailedTasksOnly"
-    assert "Prefix" not in build_report(S3Location("reports", ""))
-    assert build_report(None) == {"Enabled": False}
-    with pytest.raises(S3TaggingInputError, match="Invalid report_scope 'Some'"):
-        build_report(S3Location("reports", ""), "Some")
 
 
 def test_create_tagging_job_sends_the_full_request(hook: S3BatchOperationsHook, stub: Stubber) -> None:
@@ -440,13 +382,6 @@ def test_describe_manifest_rejects_a_prefix_and_an_empty_csv(
         hook.describe_manifest(f"s3://{bucket}/empty.csv")
 
 
-def test_resolve_manifest_format_names_the_choices() -> None:
-    assert resolve_manifest_format("a/b.csv", None) == CSV_MANIFEST_FORMAT
-    assert resolve_manifest_format("a/manifest.json", "CSV") == CSV_MANIFEST_FORMAT
-    with pytest.raises(S3TaggingInputError, match="Invalid manifest_format 'parquet'"):
-        resolve_manifest_format("a", "parquet")
-
-
 # -- completion reports ---------------------------------------------------------------------------
 
 
@@ -493,7 +428,7 @@ def test_read_completion_report_is_none_without_a_report(hook: S3BatchOperations
     assert hook.read_completion_report(missing) is None
 
 
-def test_job_result_and_check_fail_a_complete_job_over_the_tolerance(
+def test_job_result_of_complete_job_over_tolerance_is_a_problem(
     hook: S3BatchOperationsHook, stub: Stubber, bucket: str
 ) -> None:
     _write_report(hook, bucket, "r", {"failed-1": b"data,x,,failed,AccessDenied,403,Access Denied\n"})
@@ -509,27 +444,10 @@ def test_job_result_and_check_fail_a_complete_job_over_the_tolerance(
     assert result["report_location"] == f"s3://{bucket}/r/job-{JOB_ID}/"
     assert result["report_summary"]["failures_by_code"] == {"AccessDenied": 1}
     json.dumps(result)
-    with pytest.raises(AirflowException, match=r"1 of 4 tasks failed.*AccessDenied x1.*s3://data/x"):
-        check_job_result(result, max_failed_tasks=0, max_failure_ratio=0.0)
-    check_job_result(result, max_failed_tasks=1, max_failure_ratio=0.0)
-    check_job_result(result, max_failed_tasks=0, max_failure_ratio=0.25)
-
-
-def test_check_job_result_fails_failed_jobs_with_aws_reasons() -> None:
-    result = {
-        "job_id": JOB_ID,
-        "status": "Failed",
-        "tasks_total": 0,
-        "tasks_succeeded": 0,
-        "tasks_failed": 0,
-        "failure_reasons": "ManifestETagMismatch: the ETag differs",
-        "report_location": None,
-        "report_summary": None,
-    }
-    with pytest.raises(AirflowException, match="ended Failed: ManifestETagMismatch: the ETag differs"):
-        check_job_result(result, max_failed_tasks=100, max_failure_ratio=1.0)
-    with pytest.raises(AirflowException, match="has not finished"):
-        check_job_result({**result, "status": "Active"}, max_failed_tasks=0, max_failure_ratio=0.0)
+    problem = job_result_problem(result, max_failed_tasks=0, max_failure_ratio=0.0)
+    assert re.search(r"1 of 4 tasks failed.*AccessDenied x1.*s3://data/x", problem or "")
+    assert job_result_problem(result, max_failed_tasks=1, max_failure_ratio=0.0) is None
+    assert job_result_problem(result, max_failed_tasks=0, max_failure_ratio=0.25) is None
 
 
 def test_job_result_of_a_failed_job_carries_failure_reasons(

@@ -9,13 +9,11 @@ from unittest import mock
 import pytest
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
+from airflow.sdk.exceptions import TaskDeferralTimeout
 
+from airflow_s3_batch_tagging.batch_jobs import job_request_token, successor_request_token
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
-from airflow_s3_batch_tagging.hooks.s3_batch_operations import (
-    S3BatchOperationsHook,
-    job_request_token,
-    successor_request_token,
-)
+from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
 from airflow_s3_batch_tagging.objects import ObjectRef
 from airflow_s3_batch_tagging.operators.s3_batch_operations import (
@@ -153,35 +151,19 @@ def test_bad_input_fails_before_any_request(kwargs: dict[str, Any], message: str
 
 def test_templated_priority_string_is_accepted() -> None:
     op = _operator(priority="20")
-    assert op._validate()["priority"] == 20
+    assert op._spec().priority == 20
 
 
 def test_report_location_defaults_below_the_manifest_location() -> None:
-    plan = _operator()._validate()
-    assert plan["report"] == {
+    spec = _operator()._spec()
+    assert spec.report() == {
         "Enabled": True,
         "Bucket": "arn:aws:s3:::manifests",
         "Format": "Report_CSV_20180820",
         "Prefix": "batch/reports",
         "ReportScope": "FailedTasksOnly",
     }
-    assert _operator(report_enabled=False)._validate()["report"] == {"Enabled": False}
-
-
-def test_normalize_manifest_generator_turns_names_into_arns() -> None:
-    assert normalize_manifest_generator({"SourceBucket": "src", "Filter": {"CreatedAfter": "x"}}) == {
-        "S3JobManifestGenerator": {
-            "SourceBucket": "arn:aws:s3:::src",
-            "Filter": {"CreatedAfter": "x"},
-            "EnableManifestOutput": False,
-        }
-    }
-    wrapped = {"S3JobManifestGenerator": {"SourceBucket": "s3://src", "EnableManifestOutput": True}}
-    assert (
-        normalize_manifest_generator(wrapped)["S3JobManifestGenerator"]["SourceBucket"] == "arn:aws:s3:::src"
-    )
-    with pytest.raises(S3TaggingInputError, match="Invalid S3 bucket name 'Bad_Bucket'"):
-        normalize_manifest_generator({"SourceBucket": "Bad_Bucket"})
+    assert _operator(report_enabled=False)._spec().report() == {"Enabled": False}
 
 
 def test_the_generator_expects_the_source_bucket_owner_unless_it_names_one() -> None:
@@ -199,7 +181,9 @@ def test_the_generator_expects_the_source_bucket_owner_unless_it_names_one() -> 
         manifest_generator={"SourceBucket": "src"},
         expected_bucket_owner=ACCOUNT,
     )
-    assert op._validate()["manifest_generator"]["S3JobManifestGenerator"]["ExpectedBucketOwner"] == ACCOUNT
+    generator = op._spec().manifest_generator_request()
+    assert generator is not None
+    assert generator["S3JobManifestGenerator"]["ExpectedBucketOwner"] == ACCOUNT
     assert op._hook_parameters["expected_bucket_owner"] == ACCOUNT
     assert "expected_bucket_owner" in op.template_fields
 
@@ -496,6 +480,32 @@ def test_deferrable_confirmation_defers_twice() -> None:
         resumed.execute_confirm(_context(), {"status": "success", "job_id": JOB_ID})
     hook.confirm_job.assert_called_once_with(JOB_ID)
     assert second.value.method_name == "execute_complete"
+
+
+def test_both_deferrals_time_out_after_the_waiter_budget() -> None:
+    op = _operator(deferrable=True, confirmation_required=True, waiter_delay=7, waiter_max_attempts=9)
+    hook = _hook(status="Suspended")
+    _attach(op, hook)
+    with pytest.raises(TaskDeferred) as prepared:
+        op.execute(_context())
+    # As the Amazon provider's BatchSensor and ECS operators: the waiter's own budget plus a minute.
+    assert prepared.value.timeout == dt.timedelta(seconds=7 * 9 + 60)
+    resumed = _operator(deferrable=True, confirmation_required=True, waiter_delay=7, waiter_max_attempts=9)
+    _attach(resumed, hook)
+    with pytest.raises(TaskDeferred) as completed:
+        resumed.execute_confirm(_context(), {"status": "success", "job_id": JOB_ID})
+    assert completed.value.timeout == dt.timedelta(seconds=7 * 9 + 60)
+
+
+def test_trigger_timeout_fails_the_task_without_a_verdict() -> None:
+    op = _operator(deferrable=True)
+    hook = _hook()
+    _attach(op, hook)
+    # What the scheduler sends a task whose deferral timed out (next_method "__fail__").
+    with pytest.raises(TaskDeferralTimeout, match="Trigger timeout"):
+        op.resume_execution("__fail__", {"error": "Trigger timeout"}, _context())
+    hook.job_result.assert_not_called()
+    hook.create_tagging_job.assert_not_called()
 
 
 def test_execute_complete_returns_the_same_result_as_the_synchronous_path() -> None:

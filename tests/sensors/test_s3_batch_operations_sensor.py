@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from unittest import mock
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
+from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
@@ -91,6 +93,16 @@ def test_deferrable_sensor_defers_and_resumes() -> None:
     )
     assert deferred.value.method_name == "execute_complete"
     sensor.execute_complete({}, {"status": "success", "job_id": "job-1"})
+
+
+def test_deferral_times_out_after_the_poke_budget() -> None:
+    sensor, _ = _sensor("Complete", deferrable=True, poke_interval=5, max_retries=7)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({"ti": mock.MagicMock()})
+    assert deferred.value.timeout == dt.timedelta(seconds=5 * 7 + 60)
+    # What the scheduler sends a task whose deferral timed out; a sensor calls it a sensor timeout.
+    with pytest.raises(AirflowSensorTimeout, match="Trigger timeout"):
+        sensor.resume_execution("__fail__", {"error": "Trigger timeout"}, {})
 
 
 def test_execute_complete_raises_for_waiter_errors_and_failed_jobs() -> None:
