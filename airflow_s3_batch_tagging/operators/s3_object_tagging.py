@@ -56,7 +56,11 @@ def _as_bool(value: Any, name: str) -> bool:
 
 class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
     """What the tagging and restore operators share: the client and tolerance parameters, their
-    up-front checks, progress logs and the final judgement."""
+    up-front checks, progress logs and the final judgement.
+
+    The shared parameters are declared here only; each operator takes its own plus ``**kwargs``
+    (as the Amazon provider's operators do) and documents the whole list in its docstring.
+    """
 
     aws_hook_class = S3ObjectTaggingHook
     ui_color = "#ffd59e"
@@ -208,33 +212,11 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
         tags: Any = None,
         mode: str = "replace",
         bucket: str | None = None,
-        expected_bucket_owner: str | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        skip_unchanged: bool = False,
-        dry_run: bool = False,
         undo_log: str | None = None,
-        max_failed_objects: int = 0,
-        max_failure_ratio: float = 0.0,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        retry_mode: str = DEFAULT_RETRY_MODE,
-        engine: str = DEFAULT_ENGINE,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        progress_interval: float = 30.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            expected_bucket_owner=expected_bucket_owner,
-            concurrency=concurrency,
-            skip_unchanged=skip_unchanged,
-            dry_run=dry_run,
-            max_failed_objects=max_failed_objects,
-            max_failure_ratio=max_failure_ratio,
-            max_attempts=max_attempts,
-            retry_mode=retry_mode,
-            engine=engine,
-            progress_interval=progress_interval,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         self.objects = objects
         self.tags = tags
         self.mode = mode
@@ -384,6 +366,11 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
     :param engine: ``asyncio`` (the default: coroutines over one aiobotocore client, the least CPU
         per object) or ``threads`` (a thread pool over one boto3 client; use it under moto's
         in-process ``mock_aws``, which aiobotocore cannot use).
+    :param progress_interval: seconds between progress log lines.
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
     :return: the same small dict as :class:`S3PutObjectTaggingOperator`.
     """
 
@@ -391,35 +378,8 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
         "undo_log", "expected_bucket_owner", "skip_unchanged", "dry_run"
     )
 
-    def __init__(
-        self,
-        *,
-        undo_log: Any,
-        expected_bucket_owner: str | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        skip_unchanged: bool = False,
-        dry_run: bool = False,
-        max_failed_objects: int = 0,
-        max_failure_ratio: float = 0.0,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        retry_mode: str = DEFAULT_RETRY_MODE,
-        engine: str = DEFAULT_ENGINE,
-        progress_interval: float = 30.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            expected_bucket_owner=expected_bucket_owner,
-            concurrency=concurrency,
-            skip_unchanged=skip_unchanged,
-            dry_run=dry_run,
-            max_failed_objects=max_failed_objects,
-            max_failure_ratio=max_failure_ratio,
-            max_attempts=max_attempts,
-            retry_mode=retry_mode,
-            engine=engine,
-            progress_interval=progress_interval,
-            **kwargs,
-        )
+    def __init__(self, *, undo_log: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.undo_log = undo_log
 
     def execute(self, context: Context) -> dict[str, Any]:
