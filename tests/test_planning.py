@@ -15,12 +15,13 @@ from moto import mock_aws
 from airflow_s3_batch_tagging.errors import ManifestError
 from airflow_s3_batch_tagging.manifest import write_csv_manifest
 from airflow_s3_batch_tagging.objects import ObjectRef
-from airflow_s3_batch_tagging.operators.s3_object_tagging import plan_batches, plan_tagging_batches
+from airflow_s3_batch_tagging.operators.s3_object_tagging import plan_tagging_batches
 from airflow_s3_batch_tagging.planning import (
     BatchPlanningError,
     ListingRange,
     is_batch_reference,
     parse_object_entries,
+    plan_batches,
     plan_csv_manifest,
     plan_inventory_manifest,
     plan_list_batches,
