@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint typecheck demo bench reliability system-test clean
+.PHONY: install test lint typecheck demo e2e bench reliability system-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: lint typecheck
 # `make demo DEMO_ARGS=--keep` keeps the logs and the temporary AIRFLOW_HOME.
 demo: $(STAMP)
 	$(PY) -m dags_examples.demo $(DEMO_ARGS)
+
+# A real Airflow deployment (api-server, scheduler, dag-processor, triggerer, LocalExecutor) runs the
+# example DAGs on the stand-in, driven through the REST API (tests/e2e/deployment, about 4 minutes).
+# `timeout` is the backstop of the tests' own hard timeout; logs are kept (path printed) only on failure.
+e2e: $(STAMP)
+	timeout -k 30 660 $(VENV)/bin/pytest tests/e2e/deployment -m deployment -p no:cacheprovider $(E2E_ARGS)
 
 # Writes BENCHMARKS.md (about 10 minutes on 2 cores); `make bench BENCH_ARGS=--quick` scales sizes down.
 bench: $(STAMP)
