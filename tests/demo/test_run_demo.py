@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dags_examples.demo.run_demo import DATA_BUCKET, Demo, Sizes, expected_tags, seed_plan
+from demo.run_demo import DATA_BUCKET, Demo, Sizes, expected_tags, seed_plan
 
 
 def test_expected_tags_follow_each_example() -> None:
