@@ -3,7 +3,7 @@ serialized form (a triggerer restart), a job failed by the >50% task-failure thr
 killed the way Airflow kills one (SIGTERM, then SIGKILL) with ``cancel_on_kill``.
 
 The in-process variants (a try that raises after CreateJob, ETag mismatch, cancel while waiting,
-``on_kill``) are in ``tests/operators/test_s3_batch_operations_e2e.py``; these add real processes and
+``on_kill``) are in ``tests/e2e/test_batch_tagging_dags.py``; these add real processes and
 the restart of the trigger.
 """
 
