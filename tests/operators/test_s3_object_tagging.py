@@ -138,7 +138,7 @@ def test_every_documented_parameter_is_stored(operator: type) -> None:
         operator(task_id="t", unknown_parameter=1, **own)
 
 
-def test_tags_uris_bare_keys_and_dicts_with_versions_and_own_tags(s3: Any) -> None:
+def test_tags_uris_keys_and_dicts_with_versions_and_tags(s3: Any) -> None:
     put(s3, "by-uri", ORIGINAL)
     put(s3, "bare key", ORIGINAL)
     put(s3, "own", ORIGINAL)
@@ -280,9 +280,7 @@ def test_tolerance_exceeded_fails_after_every_object_was_tried(s3: Any) -> None:
     assert all(tags_of(s3, key) == {"t": "1"} for key in ("a", "b", "c"))
 
 
-def test_a_failed_task_says_why_each_object_failed_in_its_error_log_and_xcom(
-    s3: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_failed_task_says_why_each_object_failed(s3: Any, capsys: pytest.CaptureFixture[str]) -> None:
     full = {f"k{i}": "v" for i in range(10)}  # S3's maximum: merging one more key cannot work
     put(s3, "full.csv", full)
     put(s3, "ok.csv", ORIGINAL)
@@ -316,7 +314,7 @@ def test_failures_within_tolerance_return_the_result(s3: Any) -> None:
     assert result["first_failures"][0]["key"] == "missing"
 
 
-def test_undo_log_then_restore_returns_originals_even_after_a_retry(s3: Any) -> None:
+def test_undo_then_restore_returns_originals_after_retry(s3: Any) -> None:
     keys = [f"obj-{i}" for i in range(8)]
     originals = {key: {"orig": key.replace("-", "")} for key in keys}
     originals["obj-3"] = {}
