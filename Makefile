@@ -32,7 +32,7 @@ test: lint typecheck
 
 # `make demo DEMO_ARGS=--keep` keeps the logs and the temporary AIRFLOW_HOME.
 demo: $(STAMP)
-	$(PY) -m dags_examples.demo $(DEMO_ARGS)
+	$(PY) -m demo $(DEMO_ARGS)
 
 # A real Airflow deployment (api-server, scheduler, dag-processor, triggerer, LocalExecutor) runs the
 # example DAGs on the stand-in, driven through the REST API (tests/e2e/deployment, about 4 minutes).

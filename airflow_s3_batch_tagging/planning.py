@@ -34,7 +34,7 @@ from airflow_s3_batch_tagging.manifest import (
     read_inventory_csv,
     unquote_etag,
 )
-from airflow_s3_batch_tagging.objects import ObjectRef, S3Location, split_s3_uri
+from airflow_s3_batch_tagging.objects import ObjectRef, S3Location, split_s3_uri, validate_bucket_name
 from airflow_s3_batch_tagging.s3_errors import error_code, http_status, is_not_found
 from airflow_s3_batch_tagging.tags import TagSet
 
@@ -367,6 +367,74 @@ def plan_listing(
         ListingRange(listing, group[-1].last_key, sum(r.count for r in group), group[0].start_after).to_dict()
         for group in _merge_groups(ranges, max_batches, batch_size, max_batch_size)
     ]
+
+
+def max_map_length() -> int:
+    """Airflow's ``[core] max_map_length``: the most mapped task instances one task may have."""
+    # Imported here: the rest of the planning is plain Python, usable and tested without Airflow.
+    from airflow.providers.common.compat.sdk import conf
+
+    return conf.getint("core", "max_map_length", fallback=DEFAULT_MAX_BATCHES)
+
+
+def plan_batches(
+    client: Any = None,
+    *,
+    objects: Sequence[Any] | None = None,
+    manifest: str | None = None,
+    inventory_manifest: str | None = None,
+    bucket: str | None = None,
+    prefix: str = "",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_batch_size: int | None = None,
+    max_batches: int | None = None,
+) -> list[Any]:
+    """Split one source of objects into batches for ``S3PutObjectTaggingOperator.expand(objects=...)``.
+
+    Exactly one source: ``objects`` (an upstream list; batches are slices of it), ``manifest`` (a CSV
+    manifest URI), ``inventory_manifest`` (an S3 Inventory ``manifest.json`` URI) or ``bucket`` (with
+    optional ``prefix``: a paginated listing). File manifests and listings give small references.
+    ``max_batches`` defaults to Airflow's ``[core] max_map_length``; the batch size grows to fit.
+    """
+    sources = {
+        "objects": objects is not None,
+        "manifest": manifest is not None,
+        "inventory_manifest": inventory_manifest is not None,
+        "bucket": bucket is not None,
+    }
+    given = [name for name, present in sources.items() if present]
+    if len(given) != 1:
+        raise BatchPlanningError(
+            "Give exactly one source of objects to plan: objects, manifest, inventory_manifest or bucket "
+            f"(with prefix); got {', '.join(given) or 'none'}."
+        )
+    limit = max_batches if max_batches is not None else max_map_length()
+    if objects is not None:
+        return plan_list_batches(
+            objects, batch_size=batch_size, max_batches=limit, max_batch_size=max_batch_size
+        )
+    if client is None:
+        raise BatchPlanningError("Planning from a manifest or a listing needs an S3 client.")
+    if manifest is not None:
+        return plan_csv_manifest(
+            client, manifest, batch_size=batch_size, max_batches=limit, max_batch_size=max_batch_size
+        )
+    if inventory_manifest is not None:
+        return plan_inventory_manifest(
+            client,
+            inventory_manifest,
+            batch_size=batch_size,
+            max_batches=limit,
+            max_batch_size=max_batch_size,
+        )
+    return plan_listing(
+        client,
+        validate_bucket_name(str(bucket)),
+        prefix or "",
+        batch_size=batch_size,
+        max_batches=limit,
+        max_batch_size=max_batch_size,
+    )
 
 
 def read_listing_range(client: Any, batch: ListingRange) -> list[ObjectRef]:

@@ -7,7 +7,8 @@ What it shows:
   stays small whatever the object count; ``manifest=`` (a CSV manifest) or
   ``inventory_manifest=`` (an S3 Inventory report) plan the same way.
 - ``S3PutObjectTaggingOperator`` is mapped over the batches: one mapped task per batch, each
-  calling ``PutObjectTagging`` from several threads. ``mode="merge"`` sets ``classification`` and
+  sending up to ``concurrency`` ``PutObjectTagging`` requests at once (coroutines over one client on
+  the default ``asyncio`` engine). ``mode="merge"`` sets ``classification`` and
   ``reviewed_on`` and keeps every other tag the objects already have (something S3 Batch Operations
   cannot do). ``skip_unchanged=True`` reads first and writes only objects whose tags change, so a
   re-run costs reads only.

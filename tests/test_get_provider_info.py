@@ -32,7 +32,7 @@ def test_provider_info_has_the_required_fields() -> None:
     assert info["description"]
 
 
-def test_airflow_providers_list_shows_the_description_word_for_word() -> None:
+def test_providers_list_shows_the_description_verbatim() -> None:
     """``airflow providers list`` strips RST characters (`_<>), which turned put_object_tagging into
     putobjecttagging; the description must survive Airflow's own rendering unchanged."""
     from airflow.cli.commands.provider_command import _remove_rst_syntax

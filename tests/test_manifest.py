@@ -46,7 +46,7 @@ def test_non_ascii_keys_are_percent_encoded_as_utf8() -> None:
     assert encode_manifest_key("données/é.csv") == "donn%C3%A9es/%C3%A9.csv"
 
 
-def test_version_ids_are_written_on_every_line_with_null_where_missing() -> None:
+def test_version_ids_on_every_line_null_where_missing() -> None:
     data = _write(
         [ObjectRef("my-bucket", "a", "v1"), ObjectRef("my-bucket", "b"), ObjectRef("my-bucket", "c", "null")]
     )
@@ -57,7 +57,7 @@ def test_without_version_ids_two_columns_are_written() -> None:
     assert _write([ObjectRef("my-bucket", "a")]) == b"my-bucket,a\n"
 
 
-def test_a_version_id_after_an_unversioned_start_is_an_error_naming_the_object() -> None:
+def test_version_id_after_unversioned_start_names_object() -> None:
     with pytest.raises(ManifestError, match=r"s3://my-bucket/b \(version v2\).*with_version_ids=True"):
         _write([ObjectRef("my-bucket", "a"), ObjectRef("my-bucket", "b", "v2")])
 
@@ -67,7 +67,7 @@ def test_forcing_version_ids_writes_null_for_unversioned_objects() -> None:
     assert data == b"my-bucket,a,null\nmy-bucket,b,v2\n"
 
 
-def test_read_decodes_keys_skips_blank_lines_and_accepts_crlf_and_quotes() -> None:
+def test_read_decodes_keys_skips_blanks_accepts_crlf() -> None:
     data = b'my-bucket,photo%20one.jpg\r\n\n  \n"my-bucket","a%2Cb","v1"\nmy-bucket,plain+space%2Bplus,\n'
     assert _read(data) == [
         ObjectRef("my-bucket", "photo one.jpg"),
@@ -98,7 +98,7 @@ def test_malformed_lines_are_errors_with_their_line_number(data: bytes, message:
         _read(data)
 
 
-def test_error_names_the_source_and_offsets_line_numbers_for_ranges() -> None:
+def test_error_names_source_and_offsets_range_line_numbers() -> None:
     reader = read_csv_manifest(io.BytesIO(b"x\n"), source="s3://m/manifest.csv", first_line_number=41)
     with pytest.raises(ManifestError, match=r"^s3://m/manifest.csv line 41:"):
         list(reader)
@@ -230,14 +230,14 @@ def test_inventory_manifest_errors_name_the_problem(change: dict[str, object], m
         InventoryManifest.from_json({**INVENTORY_MANIFEST, **change})
 
 
-def test_inventory_manifest_that_is_not_json_or_lacks_fields_is_an_error() -> None:
+def test_inventory_manifest_not_json_or_incomplete_errors() -> None:
     with pytest.raises(ManifestError, match="not valid JSON"):
         InventoryManifest.from_json(b"{not json")
     with pytest.raises(ManifestError, match="lacks files"):
         InventoryManifest.from_json({k: v for k, v in INVENTORY_MANIFEST.items() if k != "files"})
 
 
-def test_inventory_csv_is_read_by_schema_decoding_keys_and_skipping_delete_markers() -> None:
+def test_inventory_csv_read_by_schema_skipping_delete_markers() -> None:
     rows = (
         b'"source-bucket","a%20b.txt","v1","true","false","5"\n'
         b'"source-bucket","gone.txt","v2","true","true","0"\n'
@@ -248,20 +248,20 @@ def test_inventory_csv_is_read_by_schema_decoding_keys_and_skipping_delete_marke
     assert objects == [ObjectRef("source-bucket", "a b.txt", "v1"), ObjectRef("source-bucket", "c.txt")]
 
 
-def test_inventory_csv_keys_are_form_decoded_plus_is_a_space_and_2b_a_plus() -> None:
+def test_inventory_csv_keys_are_form_decoded() -> None:
     # Synthetic rows in S3 Inventory's encoding (cloud-custodian#1997: space written "+", "+" as "%2B").
     rows = b'"source-bucket","reports/Q1+summary.pdf"\n"source-bucket","c%2B%2B/notes+v2.txt"\n'
     objects = list(read_inventory_csv(io.BytesIO(rows), ("Bucket", "Key"), compressed=False))
     assert [obj.key for obj in objects] == ["reports/Q1 summary.pdf", "c++/notes v2.txt"]
 
 
-def test_csv_manifest_keys_written_here_read_the_same_under_either_plus_rule() -> None:
+def test_csv_manifest_keys_read_same_under_either_plus_rule() -> None:
     data = _write([ObjectRef("my-bucket", "a b+c")])
     assert data == b"my-bucket,a%20b%2Bc\n"  # neither a raw space nor a raw "+" is written
     assert _read(data) == [ObjectRef("my-bucket", "a b+c")]
 
 
-def test_inventory_csv_with_wrong_column_count_or_corrupt_gzip_is_an_error() -> None:
+def test_inventory_csv_bad_columns_or_gzip_is_an_error() -> None:
     schema = ("Bucket", "Key", "Size")
     with pytest.raises(ManifestError, match="line 1: expected 3 columns"):
         list(read_inventory_csv(io.BytesIO(gzip.compress(b'"b-1","k"\n')), schema))

@@ -51,7 +51,7 @@ def test_object_ref_parse_returns_an_object_ref_unchanged() -> None:
     assert ObjectRef.parse(ref) is ref
 
 
-def test_bare_key_without_default_bucket_is_an_error_naming_the_key() -> None:
+def test_bare_key_without_bucket_names_the_key() -> None:
     with pytest.raises(InvalidObjectRefError, match=r"'data/x.csv'.*needs a bucket"):
         ObjectRef.parse("data/x.csv")
 
@@ -77,7 +77,7 @@ def test_empty_key_is_rejected() -> None:
         ObjectRef("my-bucket", "")
 
 
-def test_key_of_1024_bytes_is_accepted_and_1025_rejected_with_its_size() -> None:
+def test_key_of_1024_bytes_accepted_1025_rejected() -> None:
     assert ObjectRef("my-bucket", "é" * 512).key  # 1,024 bytes in UTF-8
     with pytest.raises(InvalidObjectRefError, match="at most 1024 bytes.*1025"):
         ObjectRef("my-bucket", "é" * 512 + "x")
@@ -118,7 +118,7 @@ def test_bucket_naming_rules_are_enforced_with_the_rule_named(name: str, rule: s
 
 
 @pytest.mark.parametrize("name", [["bucket"], {"bucket": 1}, 42])
-def test_non_string_bucket_names_get_the_input_error_not_a_type_error(name: object) -> None:
+def test_non_string_bucket_gets_the_input_error(name: object) -> None:
     with pytest.raises(InvalidObjectRefError, match="non-empty string"):
         validate_bucket_name(name)  # type: ignore[arg-type]
     with pytest.raises(InvalidObjectRefError, match="non-empty string"):

@@ -15,12 +15,13 @@ from moto import mock_aws
 from airflow_s3_batch_tagging.errors import ManifestError
 from airflow_s3_batch_tagging.manifest import write_csv_manifest
 from airflow_s3_batch_tagging.objects import ObjectRef
-from airflow_s3_batch_tagging.operators.s3_object_tagging import plan_batches, plan_tagging_batches
+from airflow_s3_batch_tagging.operators.s3_object_tagging import plan_tagging_batches
 from airflow_s3_batch_tagging.planning import (
     BatchPlanningError,
     ListingRange,
     is_batch_reference,
     parse_object_entries,
+    plan_batches,
     plan_csv_manifest,
     plan_inventory_manifest,
     plan_list_batches,
@@ -113,7 +114,7 @@ def _manifest(client: Any, refs: list[ObjectRef], key: str = "manifests/m.csv") 
     return f"s3://{BUCKET}/{key}"
 
 
-def test_a_csv_manifest_becomes_small_ranges_that_read_back_every_object(s3: Any) -> None:
+def test_csv_manifest_ranges_read_back_every_object(s3: Any) -> None:
     refs = [ObjectRef(BUCKET, f"data/{i} ü,%.csv", "v" if i % 2 == 0 else None) for i in range(10)]
     uri = _manifest(s3, refs)
     batches = plan_csv_manifest(s3, uri, batch_size=4)
@@ -192,7 +193,7 @@ def test_an_inventory_report_becomes_ranges_per_data_file(s3: Any) -> None:
     assert refs[5:] == [ObjectRef("src-bucket", f"b/{i}") for i in range(3)]
 
 
-def test_inventory_batches_grow_to_fit_and_fail_clearly_when_they_cannot(s3: Any) -> None:
+def test_inventory_batches_grow_or_fail_clearly(s3: Any) -> None:
     uri = _inventory(
         s3, [[(f"a/{i}", "", False) for i in range(10)], [(f"b/{i}", "", False) for i in range(7)]]
     )

@@ -40,11 +40,11 @@ from airflow_s3_batch_tagging.report import (
         ("raw space+plus", "raw space+plus"),  # a raw space: not encoded, the "+" is a plus
     ],
 )
-def test_decode_report_key_decodes_encoded_fields_and_keeps_raw_ones(field: str, expected: str) -> None:
+def test_decode_report_key_decodes_encoded_keeps_raw(field: str, expected: str) -> None:
     assert decode_report_key(field) == expected
 
 
-def test_read_report_csv_reads_rows_with_quoted_messages_and_encoded_keys() -> None:
+def test_read_report_csv_quoted_messages_encoded_keys() -> None:
     data = (
         b"bkt,a%20b.txt,,succeeded,200,,Successful\n"
         b'bkt,c%2Cd.txt,v1,failed,AccessDenied,403,"Access Denied, really"\n'
@@ -66,7 +66,7 @@ def test_read_report_csv_reads_rows_with_quoted_messages_and_encoded_keys() -> N
     assert rows[3].http_status is None
 
 
-def test_read_report_csv_takes_the_numeric_field_as_the_http_status_in_either_order() -> None:
+def test_read_report_csv_http_status_in_either_order() -> None:
     # AWS writes the status before the code (its ReportSchema line says the opposite); both are read.
     data = (
         b'my-data,a.parquet,,failed,403,AccessDenied,"Access Denied ..."\r\n'
@@ -86,7 +86,7 @@ def test_read_report_csv_takes_the_numeric_field_as_the_http_status_in_either_or
     assert summary.describe_failures() == "AccessDenied x1, NoSuchKey x1"
 
 
-def test_read_report_csv_accepts_byte_lines_split_anywhere_in_utf8() -> None:
+def test_read_report_csv_accepts_utf8_split_anywhere() -> None:
     text = "bkt,café ✓,,failed,NoSuchKey,404,gone\n".encode()
     chunks = [text[:9], text[9:10], text[10:]]  # splits inside the two-byte 'é'
     rows = list(read_report_csv(chunks))
@@ -94,7 +94,7 @@ def test_read_report_csv_accepts_byte_lines_split_anywhere_in_utf8() -> None:
     assert rows[0].error_code == "NoSuchKey"
 
 
-def test_read_report_csv_rejects_rows_with_too_few_columns_naming_the_row() -> None:
+def test_read_report_csv_rejects_short_rows_naming_them() -> None:
     with pytest.raises(ManifestError, match=r"r\.csv row 2: expected the columns"):
         list(read_report_csv(io.BytesIO(b"b,k,,succeeded,200,,ok\nb,k\n"), source="r.csv"))
 
@@ -104,7 +104,7 @@ def test_read_report_csv_rejects_invalid_utf8() -> None:
         list(read_report_csv([b"b,\xff\xfe,,failed,X,500,m\n"], source="r.csv"))
 
 
-def test_completion_report_manifest_parses_results_and_picks_failed_files() -> None:
+def test_report_manifest_parses_results_and_failed_files() -> None:
     document = {
         "Format": "Report_CSV_20180820",
         "ReportCreationDate": "2026-11-25T12:00:00.000Z",
@@ -139,7 +139,7 @@ def test_report_keys_follow_the_job_prefix() -> None:
     assert report_job_prefix(S3Location("rep", "a/b"), "j-1") == "a/b/job-j-1"
 
 
-def test_summary_counts_codes_keeps_first_failures_and_ranks_codes() -> None:
+def test_summary_counts_ranks_codes_keeps_first_failures() -> None:
     data = b"".join(
         f"b,k{i},,failed,{'AccessDenied' if i % 3 else 'NoSuchKey'},403,m{i}\n".encode() for i in range(30)
     )

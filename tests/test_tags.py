@@ -97,12 +97,12 @@ def test_merge_past_ten_tags_is_an_error_naming_the_object() -> None:
         TagSet({"new": "x"}).apply("merge", current, obj=ObjectRef("my-bucket", "data.csv"))
 
 
-def test_merge_overwriting_existing_keys_of_a_full_set_is_allowed() -> None:
+def test_merge_overwriting_keys_of_a_full_set_is_allowed() -> None:
     current = {f"k{i}": "v" for i in range(10)}
     assert TagSet({"k0": "changed"}).apply(TaggingMode.MERGE, current)["k0"] == "changed"
 
 
-def test_tags_that_are_not_a_collection_get_the_input_error_not_a_type_error() -> None:
+def test_non_collection_tags_get_the_input_error() -> None:
     with pytest.raises(InvalidTagError, match="got int 5; expected a dict"):
         TagSet.parse(5)  # type: ignore[arg-type]
     with pytest.raises(InvalidTagError, match="got int 5; expected a list of tag keys"):
@@ -115,7 +115,7 @@ def test_keys_only_builds_a_removal_set_and_validates_keys() -> None:
         TagSet.keys_only(["aws:x"])
 
 
-def test_mode_parse_is_case_insensitive_and_rejects_unknown_modes() -> None:
+def test_mode_parse_ignores_case_and_rejects_unknown() -> None:
     assert TaggingMode.parse("MERGE") is TaggingMode.MERGE
     with pytest.raises(InvalidTagError, match="'append'.*'replace', 'merge', 'remove', 'delete'"):
         TaggingMode.parse("append")

@@ -32,7 +32,7 @@ def test_a_part_round_trips_keys_versions_and_tags() -> None:
     assert [(r.ref, r.tags.to_dict()) for r in parsed] == [(ref, tags) for ref, tags in records]
 
 
-def test_a_part_round_trips_keys_and_tags_holding_unicode_line_separators() -> None:
+def test_part_round_trips_unicode_line_separators() -> None:
     # json.dumps(ensure_ascii=False) writes these raw; str.splitlines() would cut the line at them.
     records = [
         (ObjectRef("undo-bucket", "a\u2028b\x85c\x1cd"), {"k": "v\u2029w"}),
@@ -49,7 +49,7 @@ def test_first_record_per_object_wins() -> None:
     assert list(first_records([first, later, other_version])) == [first, other_version]
 
 
-def test_task_location_separates_runs_tasks_map_indexes_and_tries() -> None:
+def test_task_location_separates_runs_tasks_maps_tries() -> None:
     base = S3Location("undo-bucket", "logs/undo")
     mapped = undo_task_location(base, dag_id="d", run_id="manual__2026-01-01T00:00:00+00:00", task_id="t",
                                 map_index=7, try_number=2)  # fmt: skip
@@ -73,7 +73,7 @@ def test_malformed_lines_are_rejected_with_their_line_number(line: str, message:
 
 
 @mock_aws
-def test_parts_are_read_in_write_order_and_a_retry_keeps_the_original_tags() -> None:
+def test_parts_read_in_order_retry_keeps_original_tags() -> None:
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="undo-bucket")
     base = S3Location("undo-bucket", "undo")

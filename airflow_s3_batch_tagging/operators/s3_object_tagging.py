@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, conf
+from airflow.providers.common.compat.sdk import AirflowException
 from airflow.sdk import BaseXCom, task
 
 from airflow_s3_batch_tagging.accounts import validate_expected_bucket_owner
@@ -23,14 +23,9 @@ from airflow_s3_batch_tagging.hooks.s3_object_tagging import (
 from airflow_s3_batch_tagging.objects import S3Location, validate_bucket_name
 from airflow_s3_batch_tagging.planning import (
     DEFAULT_BATCH_SIZE,
-    DEFAULT_MAX_BATCHES,
-    BatchPlanningError,
     is_batch_reference,
     parse_object_entries,
-    plan_csv_manifest,
-    plan_inventory_manifest,
-    plan_list_batches,
-    plan_listing,
+    plan_batches,
 )
 from airflow_s3_batch_tagging.report import validate_failure_tolerance
 from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
@@ -56,7 +51,11 @@ def _as_bool(value: Any, name: str) -> bool:
 
 class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
     """What the tagging and restore operators share: the client and tolerance parameters, their
-    up-front checks, progress logs and the final judgement."""
+    up-front checks, progress logs and the final judgement.
+
+    The shared parameters are declared here only; each operator takes its own plus ``**kwargs``
+    (as the Amazon provider's operators do) and documents the whole list in its docstring.
+    """
 
     aws_hook_class = S3ObjectTaggingHook
     ui_color = "#ffd59e"
@@ -208,33 +207,11 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
         tags: Any = None,
         mode: str = "replace",
         bucket: str | None = None,
-        expected_bucket_owner: str | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        skip_unchanged: bool = False,
-        dry_run: bool = False,
         undo_log: str | None = None,
-        max_failed_objects: int = 0,
-        max_failure_ratio: float = 0.0,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        retry_mode: str = DEFAULT_RETRY_MODE,
-        engine: str = DEFAULT_ENGINE,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        progress_interval: float = 30.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            expected_bucket_owner=expected_bucket_owner,
-            concurrency=concurrency,
-            skip_unchanged=skip_unchanged,
-            dry_run=dry_run,
-            max_failed_objects=max_failed_objects,
-            max_failure_ratio=max_failure_ratio,
-            max_attempts=max_attempts,
-            retry_mode=retry_mode,
-            engine=engine,
-            progress_interval=progress_interval,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         self.objects = objects
         self.tags = tags
         self.mode = mode
@@ -384,6 +361,11 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
     :param engine: ``asyncio`` (the default: coroutines over one aiobotocore client, the least CPU
         per object) or ``threads`` (a thread pool over one boto3 client; use it under moto's
         in-process ``mock_aws``, which aiobotocore cannot use).
+    :param progress_interval: seconds between progress log lines.
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
+    :param verify: Whether or not to verify SSL certificates.
+    :param botocore_config: Configuration dictionary (key-values) for botocore client.
     :return: the same small dict as :class:`S3PutObjectTaggingOperator`.
     """
 
@@ -391,35 +373,8 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
         "undo_log", "expected_bucket_owner", "skip_unchanged", "dry_run"
     )
 
-    def __init__(
-        self,
-        *,
-        undo_log: Any,
-        expected_bucket_owner: str | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        skip_unchanged: bool = False,
-        dry_run: bool = False,
-        max_failed_objects: int = 0,
-        max_failure_ratio: float = 0.0,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        retry_mode: str = DEFAULT_RETRY_MODE,
-        engine: str = DEFAULT_ENGINE,
-        progress_interval: float = 30.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            expected_bucket_owner=expected_bucket_owner,
-            concurrency=concurrency,
-            skip_unchanged=skip_unchanged,
-            dry_run=dry_run,
-            max_failed_objects=max_failed_objects,
-            max_failure_ratio=max_failure_ratio,
-            max_attempts=max_attempts,
-            retry_mode=retry_mode,
-            engine=engine,
-            progress_interval=progress_interval,
-            **kwargs,
-        )
+    def __init__(self, *, undo_log: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.undo_log = undo_log
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -448,71 +403,6 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
             progress_interval=self.progress_interval,
         )
         return self._finish(result, context)
-
-
-def max_map_length() -> int:
-    """Airflow's ``[core] max_map_length``: the most mapped task instances one task may have."""
-    return conf.getint("core", "max_map_length", fallback=DEFAULT_MAX_BATCHES)
-
-
-def plan_batches(
-    client: Any = None,
-    *,
-    objects: Sequence[Any] | None = None,
-    manifest: str | None = None,
-    inventory_manifest: str | None = None,
-    bucket: str | None = None,
-    prefix: str = "",
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    max_batch_size: int | None = None,
-    max_batches: int | None = None,
-) -> list[Any]:
-    """Split one source of objects into batches for ``S3PutObjectTaggingOperator.expand(objects=...)``.
-
-    Exactly one source: ``objects`` (an upstream list; batches are slices of it), ``manifest`` (a CSV
-    manifest URI), ``inventory_manifest`` (an S3 Inventory ``manifest.json`` URI) or ``bucket`` (with
-    optional ``prefix``: a paginated listing). File manifests and listings give small references.
-    ``max_batches`` defaults to Airflow's ``[core] max_map_length``; the batch size grows to fit.
-    """
-    sources = {
-        "objects": objects is not None,
-        "manifest": manifest is not None,
-        "inventory_manifest": inventory_manifest is not None,
-        "bucket": bucket is not None,
-    }
-    given = [name for name, present in sources.items() if present]
-    if len(given) != 1:
-        raise BatchPlanningError(
-            "Give exactly one source of objects to plan: objects, manifest, inventory_manifest or bucket "
-            f"(with prefix); got {', '.join(given) or 'none'}."
-        )
-    limit = max_batches if max_batches is not None else max_map_length()
-    if objects is not None:
-        return plan_list_batches(
-            objects, batch_size=batch_size, max_batches=limit, max_batch_size=max_batch_size
-        )
-    if client is None:
-        raise BatchPlanningError("Planning from a manifest or a listing needs an S3 client.")
-    if manifest is not None:
-        return plan_csv_manifest(
-            client, manifest, batch_size=batch_size, max_batches=limit, max_batch_size=max_batch_size
-        )
-    if inventory_manifest is not None:
-        return plan_inventory_manifest(
-            client,
-            inventory_manifest,
-            batch_size=batch_size,
-            max_batches=limit,
-            max_batch_size=max_batch_size,
-        )
-    return plan_listing(
-        client,
-        validate_bucket_name(str(bucket)),
-        prefix or "",
-        batch_size=batch_size,
-        max_batches=limit,
-        max_batch_size=max_batch_size,
-    )
 
 
 @task

@@ -64,7 +64,7 @@ def test_the_readme_quick_start_dag_is_the_example_file() -> None:
     assert block == code
 
 
-def test_batch_summary_skips_with_a_reason_when_the_job_task_left_no_result() -> None:
+def test_batch_summary_skips_with_reason_without_result() -> None:
     """Marking the deferred batch task success cancels its job and leaves no XCom: not a crash."""
     from airflow.sdk.exceptions import AirflowSkipException
 
@@ -140,7 +140,7 @@ def _date(month: int, day: int) -> datetime:
 
 
 @pytest.mark.e2e
-def test_direct_mapped_tagging_merges_into_existing_tags_and_aggregates(
+def test_direct_mapped_merges_tags_and_aggregates(
     run_dag: Callable[..., Any], examples: dict[str, Any]
 ) -> None:
     s3, data, ops = examples["s3"], examples["data"], examples["ops"]
@@ -171,7 +171,7 @@ def test_direct_mapped_tagging_merges_into_existing_tags_and_aggregates(
 
 
 @pytest.mark.e2e
-def test_scheduled_retagging_tags_only_its_interval_with_dates_from_the_logical_date(
+def test_scheduled_retagging_tags_only_its_interval(
     run_dag: Callable[..., Any], examples: dict[str, Any]
 ) -> None:
     s3, data = examples["s3"], examples["data"]
@@ -199,7 +199,7 @@ def test_scheduled_retagging_tags_only_its_interval_with_dates_from_the_logical_
 
 
 @pytest.mark.e2e
-def test_backfill_is_idempotent_per_interval_and_the_undo_log_restores(
+def test_backfill_idempotent_per_interval_and_undo_restores(
     run_dag: Callable[..., Any], examples: dict[str, Any]
 ) -> None:
     s3, data, ops = examples["s3"], examples["data"], examples["ops"]
@@ -283,7 +283,7 @@ def test_sensor_waits_for_a_job_created_outside_the_dag(
 
 
 @pytest.mark.e2e
-def test_direct_mapped_tagging_triggered_without_a_logical_date_uses_the_trigger_day(
+def test_direct_mapped_without_logical_date_uses_trigger_day(
     run_dag: Callable[..., Any], examples: dict[str, Any]
 ) -> None:
     s3, data = examples["s3"], examples["data"]
@@ -307,7 +307,7 @@ def test_direct_mapped_tagging_triggered_without_a_logical_date_uses_the_trigger
 
 
 @pytest.mark.e2e
-def test_batch_job_from_upstream_triggered_without_a_logical_date_uses_the_trigger_day(
+def test_batch_upstream_without_logical_date_uses_trigger_day(
     run_dag: Callable[..., Any], examples: dict[str, Any], local_aws: Any
 ) -> None:
     s3, data = examples["s3"], examples["data"]
@@ -342,7 +342,7 @@ def test_batch_job_from_upstream_triggered_without_a_logical_date_uses_the_trigg
         ),
     ],
 )
-def test_scheduled_examples_triggered_by_hand_without_a_logical_date_tag_the_trigger_day(
+def test_scheduled_by_hand_without_date_tag_trigger_day(
     run_dag: Callable[..., Any],
     examples: dict[str, Any],
     dag_id: str,

@@ -67,7 +67,7 @@ def schema_of(name: str) -> tuple[str, ...]:
 
 
 # -- the corpus itself ------------------------------------------------------------------------------
-def test_every_artifact_names_its_public_source_or_is_labelled_synthetic() -> None:
+def test_every_artifact_names_its_source_or_is_synthetic() -> None:
     assert len(ARTIFACTS) >= 12
     for path in ARTIFACTS:
         fields = sidecar(path.name)
@@ -81,7 +81,7 @@ def test_every_artifact_names_its_public_source_or_is_labelled_synthetic() -> No
 
 
 # -- completion reports -----------------------------------------------------------------------------
-def test_aws_example_failed_rows_read_as_permanent_failures_with_http_200() -> None:
+def test_aws_failed_rows_are_permanent_failures_with_200() -> None:
     rows = list(read_report_csv(io.BytesIO(data("aws-userguide-report-failed-lambda.csv"))))
     assert len(rows) == 6
     assert {(row.task_status, row.http_status, row.error_code) for row in rows} == {
@@ -99,7 +99,7 @@ def test_aws_example_failed_rows_read_as_permanent_failures_with_http_200() -> N
     assert summary.describe_failures() == "PermanentFailure x6"
 
 
-def test_aws_example_succeeded_rows_read_with_http_200_and_no_error_code() -> None:
+def test_aws_succeeded_rows_read_with_200_and_no_code() -> None:
     rows = list(read_report_csv(io.BytesIO(data("aws-userguide-report-succeeded-lambda.csv"))))
     assert [(row.key, row.failed, row.http_status, row.error_code) for row in rows] == [
         ("image_17775", False, 200, None),
@@ -124,7 +124,7 @@ def test_linz_restore_row_reads_as_succeeded_with_its_version_id(line_end: bytes
     )
 
 
-def test_synthetic_rows_give_aws_error_codes_and_form_decoded_keys() -> None:
+def test_synthetic_rows_give_aws_codes_and_decoded_keys() -> None:
     rows = list(read_report_csv(io.BytesIO(data("synthetic-report-rows.csv"))))
     assert [(row.key, row.http_status, row.error_code) for row in rows] == [
         ("a.parquet", 403, "AccessDenied"),
@@ -157,7 +157,7 @@ def test_emulator_writes_the_real_report_rows_byte_for_byte(name: str) -> None:
     assert written.replace(b"\r\n", b"\n") == real  # the emulator ends lines in CRLF
 
 
-def test_emulator_writes_the_synthetic_rows_from_the_decoded_keys() -> None:
+def test_emulator_writes_synthetic_rows_from_decoded_keys() -> None:
     rows = [
         formats.ReportRow(formats.S3Object("my-data", "a.parquet"), False, 403, "AccessDenied",
                           "Access Denied (Service: Amazon S3; Status Code: 403)"),
@@ -195,7 +195,7 @@ def test_emulator_report_manifest_has_the_real_layout() -> None:
 
 
 # -- S3 Inventory -----------------------------------------------------------------------------------
-def test_aws_inventory_manifest_is_read_alike_by_the_product_and_the_emulator() -> None:
+def test_aws_inventory_manifest_read_alike_by_both() -> None:
     body = data("aws-userguide-inventory-manifest.json")
     product = InventoryManifest.from_json(body)
     emulator = formats.read_inventory_manifest(body, where="manifest.json")
@@ -218,7 +218,7 @@ DANDI_OBJECTS = [
 ]  # fmt: skip
 
 
-def test_dandiarchive_rows_are_read_alike_by_the_product_and_the_emulator() -> None:
+def test_dandiarchive_rows_read_alike_by_both() -> None:
     body, schema = data("dandiarchive-inventory-rows.csv"), schema_of("dandiarchive-inventory-rows.csv")
     product = list(read_inventory_csv(io.BytesIO(body), schema, compressed=False))
     emulator = formats.read_inventory_csv(body, schema, where="inventory")
@@ -235,7 +235,7 @@ def test_emulator_writes_the_dandiarchive_rows_byte_for_byte() -> None:
     assert formats.write_inventory_csv(rows) == real
 
 
-def test_synthetic_inventory_rows_decode_plus_as_space_and_2b_as_plus() -> None:
+def test_synthetic_inventory_rows_decode_plus_and_2b() -> None:
     body, schema = data("synthetic-inventory-rows.csv"), schema_of("synthetic-inventory-rows.csv")
     expected = ["reports/Q1 summary.pdf", "c++/notes v2.txt"]  # gone.txt is a delete marker
     assert [obj.key for obj in read_inventory_csv(io.BytesIO(body), schema, compressed=False)] == expected
@@ -259,7 +259,7 @@ def test_aws_csv_manifests_are_read_by_the_emulator() -> None:
     assert versioned[-1].version_id == "9HkPvDaZY5MVbMhn6TMn1YTb5ArQAo3w"
 
 
-def test_aws_csv_manifest_keys_are_read_by_the_product_which_refuses_the_upper_case_bucket_clearly() -> None:
+def test_aws_csv_manifest_read_and_upper_case_bucket_refused() -> None:
     # AWS's example bucket "Examplebucket" is only legal for legacy buckets; the product refuses it,
     # naming the line and the rule, before anything is read further.
     with pytest.raises(ManifestError, match=r"line 1: .*'Examplebucket'.*lowercase"):
@@ -270,7 +270,7 @@ def test_aws_csv_manifest_keys_are_read_by_the_product_which_refuses_the_upper_c
     assert objects[0].version_id == "PZ9ibn9D5lP6p298B7S9_ceqx1n5EJ0p"
 
 
-def test_keys_the_product_writes_read_the_same_whether_plus_is_a_space_or_not() -> None:
+def test_written_keys_read_same_whether_plus_is_space() -> None:
     keys = ["a b.txt", "a+b.txt", "100%.txt", "é/ü.csv", "x=y&z", "tab\there", "comma,key"]
     buffer = io.BytesIO()
     write_csv_manifest((ObjectRef("my-bucket", key) for key in keys), buffer)
@@ -298,7 +298,7 @@ def _with_timestamps(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_describe_job_output_survives_the_emulators_wire_format_as_botocore_parses_it() -> None:
+def test_describe_job_output_survives_the_wire_format() -> None:
     job = _with_timestamps(json.loads(data("aws-cli-describe-job.json"))["Job"])
     operation = operation_model("DescribeJob")
     body = serialize_response(operation, {"Job": job})
@@ -307,7 +307,7 @@ def test_describe_job_output_survives_the_emulators_wire_format_as_botocore_pars
     assert parsed == {"Job": job}
 
 
-def test_emulator_describes_a_job_with_every_field_the_real_output_has() -> None:
+def test_emulator_describes_every_field_of_real_output() -> None:
     real = json.loads(data("aws-cli-describe-job.json"))["Job"]
     request = {name: real[name] for name in ("Manifest", "Operation", "Report", "RoleArn", "Priority")}
     job = Job(
@@ -329,7 +329,7 @@ def _parse_error(body: bytes, status: int) -> dict[str, Any]:
     return RestXMLParser().parse({"body": body, "headers": {}, "status_code": status}, None)
 
 
-def test_s3_error_body_gives_the_product_the_error_code_and_no_retry() -> None:
+def test_s3_error_body_gives_code_and_no_retry() -> None:
     parsed = _parse_error(data("aws-userguide-rest-error-nosuchkey.xml"), 404)
     assert parsed["Error"]["Code"] == "NoSuchKey"
     assert parsed["Error"]["Message"] == "The resource you requested does not exist"
@@ -352,9 +352,7 @@ def test_emulator_s3_error_body_has_the_real_shape() -> None:
 
 # -- one emulated job, end to end, read by the product ----------------------------------------------
 @pytest.mark.e2e
-def test_an_emulated_jobs_report_has_the_real_layout_and_the_product_reads_it(
-    local_aws: LocalAWS, s3_bucket: str
-) -> None:
+def test_emulated_report_has_real_layout_and_reads(local_aws: LocalAWS, s3_bucket: str) -> None:
     s3, control = local_aws.client("s3"), local_aws.client("s3control")
     keys = ["plain.txt", "Q1 summary.pdf", "c++/notes.txt", "x=y.csv"]
     for key in keys:

@@ -166,7 +166,7 @@ def test_report_location_defaults_below_the_manifest_location() -> None:
     assert _operator(report_enabled=False)._spec().report() == {"Enabled": False}
 
 
-def test_the_generator_expects_the_source_bucket_owner_unless_it_names_one() -> None:
+def test_generator_expects_source_owner_unless_named() -> None:
     generator = normalize_manifest_generator({"SourceBucket": "src"}, expected_bucket_owner=ACCOUNT)
     assert generator["S3JobManifestGenerator"]["ExpectedBucketOwner"] == ACCOUNT
     own = {"SourceBucket": "src", "ExpectedBucketOwner": "210987654321"}
@@ -188,7 +188,7 @@ def test_the_generator_expects_the_source_bucket_owner_unless_it_names_one() -> 
     assert "expected_bucket_owner" in op.template_fields
 
 
-def test_constructor_only_stores_arguments_and_templates_the_user_fields() -> None:
+def test_constructor_stores_arguments_and_templates_fields() -> None:
     op = S3BatchPutObjectTaggingOperator(
         task_id="t", role_arn="{{ var.value.role }}", tags="{{ params.tags }}"
     )
@@ -203,7 +203,7 @@ def test_constructor_only_stores_arguments_and_templates_the_user_fields() -> No
 
 
 @pytest.mark.parametrize("partition", ["aws-cn", "aws-us-gov"])
-def test_report_and_generator_bucket_arns_use_the_connection_partition(partition: str) -> None:
+def test_bucket_arns_use_the_connection_partition(partition: str) -> None:
     op = _operator(
         objects=None,
         manifest_location=None,
@@ -221,7 +221,7 @@ def test_report_and_generator_bucket_arns_use_the_connection_partition(partition
     )
 
 
-def test_execute_writes_the_manifest_creates_the_job_waits_and_returns_the_result() -> None:
+def test_execute_writes_manifest_creates_job_and_waits() -> None:
     op = _operator()
     hook = _hook()
     _attach(op, hook)
@@ -260,7 +260,7 @@ def test_mapped_instances_get_their_own_token_and_manifest_key() -> None:
     assert len(tokens) == 2
 
 
-def test_delete_operator_creates_a_delete_job_from_an_existing_manifest() -> None:
+def test_delete_operator_creates_job_from_a_manifest() -> None:
     op = _operator(
         S3BatchDeleteObjectTaggingOperator,
         objects=None,
@@ -279,7 +279,7 @@ def test_delete_operator_creates_a_delete_job_from_an_existing_manifest() -> Non
     assert create["manifest"] == {"Spec": {"Format": "csv"}, "Location": {"ETag": "e"}}
 
 
-def test_failed_tasks_over_the_tolerance_fail_the_task_with_codes() -> None:
+def test_failed_tasks_over_tolerance_fail_with_codes() -> None:
     op = _operator()
     _attach(op, _hook(failed=1))
     with pytest.raises(AirflowException, match=r"1 of 3 tasks failed.*AccessDenied x1"):
@@ -298,7 +298,7 @@ def test_a_failed_job_fails_the_task_with_aws_reasons() -> None:
         op.execute(_context())
 
 
-def test_confirmation_required_waits_for_preparation_and_confirms_a_suspended_job() -> None:
+def test_confirmation_waits_then_confirms_suspended_job() -> None:
     op = _operator(confirmation_required=True)
     hook = _hook(status="Suspended")
     _attach(op, hook)
@@ -328,7 +328,7 @@ def test_a_retry_reattaches_to_the_running_job_of_an_earlier_try() -> None:
     hook.wait_for_job.assert_called_once_with(JOB_ID, waiter_delay=0, waiter_max_attempts=2880)
 
 
-def test_a_retry_replaces_a_cancelled_job_of_an_earlier_try_with_a_successor() -> None:
+def test_retry_replaces_an_earlier_cancelled_job() -> None:
     op = _operator()
     hook = _hook()
     earlier = TRY_START - dt.timedelta(minutes=5)
@@ -354,7 +354,7 @@ def test_a_first_try_never_replaces_its_own_failed_job() -> None:
     assert hook.create_tagging_job.call_count == 1
 
 
-def test_a_job_created_within_the_clock_slack_of_this_try_is_not_replaced() -> None:
+def test_job_within_the_clock_slack_is_not_replaced() -> None:
     op = _operator()
     hook = _hook(status="Failed", created=TRY_START - dt.timedelta(milliseconds=400), result_status="Failed")
     _attach(op, hook)
@@ -363,7 +363,7 @@ def test_a_job_created_within_the_clock_slack_of_this_try_is_not_replaced() -> N
     assert hook.create_tagging_job.call_count == 1
 
 
-def test_a_retry_replaces_a_cancelling_job_of_an_earlier_try_at_once() -> None:
+def test_retry_replaces_an_earlier_cancelling_job_at_once() -> None:
     op = _operator()
     hook = _hook()
     earlier = TRY_START - dt.timedelta(minutes=5)
@@ -387,7 +387,7 @@ def _cancelled_by(try_number: int | None, status: str = "Cancelled") -> dict[str
     return {"JobId": JOB_ID, "Status": status, "StatusUpdateReason": reason, "CreationTime": TRY_START}
 
 
-def test_a_job_cancelled_by_an_earlier_try_after_this_try_reattached_is_replaced_not_failed() -> None:
+def test_job_cancelled_after_reattach_is_replaced_not_failed() -> None:
     op = _operator(deferrable=True)
     hook = _hook(result_status="Cancelled")
     earlier = TRY_START - dt.timedelta(minutes=5)
@@ -508,7 +508,7 @@ def test_trigger_timeout_fails_the_task_without_a_verdict() -> None:
     hook.create_tagging_job.assert_not_called()
 
 
-def test_execute_complete_returns_the_same_result_as_the_synchronous_path() -> None:
+def test_execute_complete_returns_the_synchronous_result() -> None:
     op = _operator(deferrable=True)
     hook = _hook()
     _attach(op, hook)

@@ -6,13 +6,16 @@ stand-in in tests/hooks and the end-to-end DAG tests."""
 
 from __future__ import annotations
 
+import inspect
 import io
+import re
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.common.compat.sdk import AirflowException
 from moto import mock_aws
 
@@ -27,6 +30,7 @@ from airflow_s3_batch_tagging.objects import ObjectRef
 from airflow_s3_batch_tagging.operators.s3_object_tagging import (
     S3PutObjectTaggingOperator,
     S3RestoreObjectTaggingOperator,
+    _DirectTaggingOperator,
     plan_batches,
 )
 
@@ -100,7 +104,41 @@ def test_the_constructor_only_stores_its_arguments() -> None:
     assert op.mode == "{{ params.mode }}"
 
 
-def test_tags_uris_bare_keys_and_dicts_with_versions_and_own_tags(s3: Any) -> None:
+def _documented(operator: type) -> set[str]:
+    return set(re.findall(r":param (\w+):", operator.__doc__ or ""))
+
+
+def _declared(operator: type) -> set[str]:
+    """Keyword parameters of the operator's constructor and its bases' down to ``AwsBaseOperator``."""
+    return {
+        name
+        for klass in operator.__mro__[: operator.__mro__.index(AwsBaseOperator) + 1]
+        for name, param in inspect.signature(klass.__init__).parameters.items()
+        if param.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+@pytest.mark.parametrize("operator", [S3PutObjectTaggingOperator, S3RestoreObjectTaggingOperator])
+def test_signature_via_the_base_is_the_documented_one(operator: type) -> None:
+    # ``region`` is AwsBaseOperator's internal alias of ``region_name``, documented there only.
+    assert _documented(operator) == _declared(operator) - {"region"}
+    # The shared parameters are declared once, on the base; each operator adds only its own.
+    own = set(inspect.signature(operator.__init__).parameters) - {"self", "kwargs"}
+    assert own.isdisjoint(inspect.signature(_DirectTaggingOperator.__init__).parameters)
+
+
+@pytest.mark.parametrize("operator", [S3PutObjectTaggingOperator, S3RestoreObjectTaggingOperator])
+def test_every_documented_parameter_is_stored(operator: type) -> None:
+    given = {name: f"value-of-{name}" for name in _documented(operator)} | {"task_id": "t"}
+    op = operator(**given)
+    for name in _documented(operator) - {"aws_conn_id", "region_name", "verify", "botocore_config"}:
+        assert getattr(op, name) == f"value-of-{name}", name
+    own = {"objects": []} if "objects" in given else {"undo_log": "x"}
+    with pytest.raises(TypeError, match="unknown_parameter"):
+        operator(task_id="t", unknown_parameter=1, **own)
+
+
+def test_tags_uris_keys_and_dicts_with_versions_and_tags(s3: Any) -> None:
     put(s3, "by-uri", ORIGINAL)
     put(s3, "bare key", ORIGINAL)
     put(s3, "own", ORIGINAL)
@@ -242,9 +280,7 @@ def test_tolerance_exceeded_fails_after_every_object_was_tried(s3: Any) -> None:
     assert all(tags_of(s3, key) == {"t": "1"} for key in ("a", "b", "c"))
 
 
-def test_a_failed_task_says_why_each_object_failed_in_its_error_log_and_xcom(
-    s3: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_failed_task_says_why_each_object_failed(s3: Any, capsys: pytest.CaptureFixture[str]) -> None:
     full = {f"k{i}": "v" for i in range(10)}  # S3's maximum: merging one more key cannot work
     put(s3, "full.csv", full)
     put(s3, "ok.csv", ORIGINAL)
@@ -278,7 +314,7 @@ def test_failures_within_tolerance_return_the_result(s3: Any) -> None:
     assert result["first_failures"][0]["key"] == "missing"
 
 
-def test_undo_log_then_restore_returns_originals_even_after_a_retry(s3: Any) -> None:
+def test_undo_then_restore_returns_originals_after_retry(s3: Any) -> None:
     keys = [f"obj-{i}" for i in range(8)]
     originals = {key: {"orig": key.replace("-", "")} for key in keys}
     originals["obj-3"] = {}

@@ -3,7 +3,7 @@ serialized form (a triggerer restart), a job failed by the >50% task-failure thr
 killed the way Airflow kills one (SIGTERM, then SIGKILL) with ``cancel_on_kill``.
 
 The in-process variants (a try that raises after CreateJob, ETag mismatch, cancel while waiting,
-``on_kill``) are in ``tests/operators/test_s3_batch_operations_e2e.py``; these add real processes and
+``on_kill``) are in ``tests/e2e/test_batch_tagging_dags.py``; these add real processes and
 the restart of the trigger.
 """
 
@@ -100,9 +100,7 @@ def _start_task(local_aws: Any, bucket: str, keys: list[str], description: str, 
     )
 
 
-def test_a_task_process_killed_after_create_job_is_retried_and_reattaches(
-    paced: Any, s3: Any, reliability: Any
-) -> None:
+def test_killed_after_create_job_retry_reattaches(paced: Any, s3: Any, reliability: Any) -> None:
     bucket, keys = _objects(s3, paced, 30)
     description = f"killed after CreateJob {uuid.uuid4()}"
     process = _start_task(paced, bucket, keys, description)
@@ -140,9 +138,7 @@ def test_a_task_process_killed_after_create_job_is_retried_and_reattaches(
     )
 
 
-def test_a_trigger_rebuilt_from_its_serialized_form_finishes_the_wait(
-    paced: Any, s3: Any, reliability: Any
-) -> None:
+def test_trigger_rebuilt_from_serialized_form_finishes(paced: Any, s3: Any, reliability: Any) -> None:
     bucket, keys = _objects(s3, paced, 30)
     manifest = "\n".join(f"{bucket},{key}" for key in keys).encode()
     s3.put_object(Bucket=bucket, Key="list.csv", Body=manifest)
@@ -190,9 +186,7 @@ def test_a_trigger_rebuilt_from_its_serialized_form_finishes_the_wait(
     )
 
 
-def test_a_job_over_the_task_failure_threshold_fails_the_task_with_aws_reason(
-    local_aws: Any, s3: Any, reliability: Any
-) -> None:
+def test_job_over_failure_threshold_fails_with_aws_reason(local_aws: Any, s3: Any, reliability: Any) -> None:
     bucket, keys = _objects(s3, local_aws, 100)
     missing = [f"gone/{i:04d}.gz" for i in range(900)]  # NoSuchKey: 900 of 1,000 tasks fail
     description = f"threshold {uuid.uuid4()}"
@@ -238,9 +232,7 @@ def test_a_job_over_the_task_failure_threshold_fails_the_task_with_aws_reason(
     )
 
 
-def test_a_task_killed_by_sigterm_then_sigkill_leaves_no_job_running(
-    paced: Any, s3: Any, reliability: Any
-) -> None:
+def test_sigterm_then_sigkill_leaves_no_job_running(paced: Any, s3: Any, reliability: Any) -> None:
     bucket, keys = _objects(s3, paced, 60)
     description = f"sigterm {uuid.uuid4()}"
     process = _start_task(paced, bucket, keys, description)

@@ -78,7 +78,7 @@ def _kill_after_parts(s3: Any, process: Any, location: S3Location, parts: int) -
     raise AssertionError(f"the task wrote fewer than {parts} undo parts in 60 s")
 
 
-def test_a_killed_mapped_task_retried_ends_right_and_restores_every_original(
+def test_killed_mapped_task_retried_ends_right_and_restores(
     local_aws: Any, s3: Any, aws_faults: Any, reliability: Any
 ) -> None:
     bucket = local_aws.create_bucket()
@@ -155,7 +155,7 @@ def test_a_killed_mapped_task_retried_ends_right_and_restores_every_original(
     )
 
 
-def test_an_execution_timeout_stops_the_asyncio_engine_and_the_undo_log_restores_everything(
+def test_execution_timeout_stops_asyncio_and_undo_restores(
     run_dag: Any, local_aws: Any, s3: Any, aws_faults: Any, reliability: Any
 ) -> None:
     """Airflow's ``execution_timeout`` (SIGALRM in the task process) hits a direct task mid-batch: the

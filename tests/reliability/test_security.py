@@ -190,7 +190,7 @@ def request_log(monkeypatch: pytest.MonkeyPatch) -> _RequestLog:
 
 
 @pytest.mark.usefixtures("aws_default_conn")
-def test_expected_bucket_owner_is_sent_on_every_s3_request_of_the_direct_path(
+def test_expected_owner_sent_on_every_direct_path_request(
     local_aws: Any, s3: Any, request_log: _RequestLog, reliability: Any
 ) -> None:
     owner = local_aws.account_id
@@ -245,7 +245,7 @@ def test_expected_bucket_owner_is_sent_on_every_s3_request_of_the_direct_path(
 
 
 @pytest.mark.usefixtures("aws_default_conn")
-def test_expected_bucket_owner_is_sent_on_every_s3_request_of_the_batch_path(
+def test_expected_owner_sent_on_every_batch_path_request(
     run_dag: Callable[..., Any],
     local_aws: Any,
     s3: Any,

@@ -39,7 +39,7 @@ def _original(i: int) -> dict[str, str]:
     return choices[i % 4]
 
 
-def test_direct_path_under_30_percent_faults_tags_every_object_then_restores_it(
+def test_direct_path_under_faults_tags_all_then_restores(
     local_aws: Any, s3: Any, aws_faults: Any, reliability: Any
 ) -> None:
     plain = local_aws.create_bucket()
@@ -120,7 +120,7 @@ def test_direct_path_under_30_percent_faults_tags_every_object_then_restores_it(
     )
 
 
-def test_batch_job_under_30_percent_faults_reports_every_task_truthfully(
+def test_batch_job_under_faults_reports_every_task(
     local_aws: Any, s3: Any, aws_faults: Any, reliability: Any
 ) -> None:
     bucket = local_aws.create_bucket()

@@ -105,7 +105,7 @@ def test_deferral_times_out_after_the_poke_budget() -> None:
         sensor.resume_execution("__fail__", {"error": "Trigger timeout"}, {})
 
 
-def test_execute_complete_raises_for_waiter_errors_and_failed_jobs() -> None:
+def test_execute_complete_raises_for_errors_and_failed_jobs() -> None:
     running, _ = _sensor("Active")
     with pytest.raises(AirflowException, match="max attempts"):
         running.execute_complete({}, {"status": "error", "message": "max attempts", "job_id": "job-1"})
@@ -121,7 +121,7 @@ def test_invalid_tolerance_is_rejected_before_polling() -> None:
     hook.describe_job.assert_not_called()
 
 
-def test_sensor_persists_the_console_link_and_logs_the_job_id_and_final_status(
+def test_sensor_persists_link_and_logs_job_and_status(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sensor, _ = _sensor("Complete", failed=1, max_failed_tasks=1, deferrable=True)

@@ -49,7 +49,7 @@ def test_reseeding_restarts_the_sequence() -> None:
     assert decisions(faults, 50) == sequence
 
 
-def test_failing_keys_match_a_key_or_bucket_slash_key_and_tagging_only_spares_other_requests() -> None:
+def test_failing_keys_match_key_or_bucket_key_tagging_only() -> None:
     faults = Faults()
     faults.configure(
         failing_keys={"secret.txt", "b2/only-here"}, failing_key_error="NoSuchKey", tagging_only=True
@@ -80,7 +80,7 @@ def test_invalid_settings_are_refused_with_the_rule(name: str, value: Any, messa
         Faults().configure(**{name: value})
 
 
-def test_injected_turns_faults_off_on_exit_and_clear_zeroes_counters() -> None:
+def test_injected_turns_off_on_exit_and_clear_zeroes() -> None:
     faults = Faults(seed=1)
     with faults.injected(slowdown_ratio=1.0, latency_seconds=0.5, failing_keys={"k"}):
         assert decisions(faults, 1) == ["failing_key"]

@@ -38,7 +38,7 @@ def read_report(s3: Any, bucket: str, job_id: str) -> tuple[dict[str, Any], dict
     return manifest, rows
 
 
-def test_csv_manifest_job_tags_url_encoded_keys_and_reports_all_tasks(
+def test_csv_manifest_job_tags_encoded_keys_reports_all(
     local_aws: LocalAWS,
     s3: Any,
     s3control: Any,
@@ -90,7 +90,7 @@ def test_csv_manifest_job_tags_url_encoded_keys_and_reports_all_tasks(
     }
 
 
-def test_csv_manifest_with_version_ids_tags_exactly_those_versions_including_null(
+def test_csv_manifest_version_ids_tag_those_versions(
     s3: Any,
     s3control: Any,
     versioned_s3_bucket: str,
@@ -118,7 +118,7 @@ def test_csv_manifest_with_version_ids_tags_exactly_those_versions_including_nul
     assert tags_of(s3, bucket, "doc.txt", second) == {}
 
 
-def test_missing_keys_and_versions_fail_their_tasks_with_s3_error_codes_in_a_failed_only_report(
+def test_missing_keys_and_versions_fail_with_s3_codes(
     s3: Any, s3control: Any, versioned_s3_bucket: str, put_manifest: Any, job_request: Any, wait_job: Any
 ) -> None:
     bucket = versioned_s3_bucket
@@ -167,7 +167,7 @@ def test_missing_key_without_version_fails_with_no_such_key(
     assert rows["failed"][0][:6] == [s3_bucket, "never-written.txt", "", "failed", "404", "NoSuchKey"]
 
 
-def test_etag_mismatch_fails_the_job_while_preparing_and_touches_nothing(
+def test_etag_mismatch_fails_job_while_preparing(
     s3: Any, s3control: Any, s3_bucket: str, put_manifest: Any, job_request: Any, wait_job: Any
 ) -> None:
     s3.put_object(Bucket=s3_bucket, Key="a.txt", Body=b"x")
@@ -289,7 +289,7 @@ def test_confirmation_required_job_waits_suspended_until_ready(
     ]  # fmt: skip
 
 
-def test_cancelling_an_active_job_stops_it_and_reports_the_tasks_that_ran(
+def test_cancel_active_job_reports_the_tasks_that_ran(
     paced: LocalAWS,
     s3: Any,
     s3control: Any,
@@ -347,7 +347,7 @@ def test_cancelling_a_suspended_job_runs_no_task(
     assert tags_of(s3, s3_bucket, "a.txt") == {}
 
 
-def test_more_than_half_failed_after_a_thousand_tasks_fails_the_job(
+def test_over_half_failed_after_1000_tasks_fails_job(
     s3: Any, s3control: Any, s3_bucket: str, put_manifest: Any, job_request: Any, wait_job: Any
 ) -> None:
     location = put_manifest(s3_bucket, [f"{s3_bucket},missing-{i}" for i in range(1100)])
@@ -366,7 +366,7 @@ def test_more_than_half_failed_after_a_thousand_tasks_fails_the_job(
     assert {row[5] for row in rows["failed"]} == {"NoSuchKey"}
 
 
-def test_delete_object_tagging_job_and_empty_tag_set_remove_all_tags(
+def test_delete_job_and_empty_tag_set_remove_all_tags(
     s3: Any, s3control: Any, s3_bucket: str, put_manifest: Any, job_request: Any, wait_job: Any
 ) -> None:
     for key in ("a.txt", "b.txt"):
@@ -387,7 +387,7 @@ def test_delete_object_tagging_job_and_empty_tag_set_remove_all_tags(
     assert tags_of(s3, s3_bucket, "b.txt") == {}
 
 
-def test_inventory_report_manifest_tags_listed_objects_and_skips_delete_markers(
+def test_inventory_job_tags_objects_skips_delete_markers(
     s3: Any, s3control: Any, s3_bucket: str, job_request: Any, wait_job: Any
 ) -> None:
     for key in ("inv/a.txt", "inv/b c.txt"):
@@ -423,7 +423,7 @@ def test_inventory_report_manifest_tags_listed_objects_and_skips_delete_markers(
     assert tags_of(s3, s3_bucket, "inv/b c.txt") == {"team": "data"}
 
 
-def test_manifest_generator_applies_key_and_size_filters_and_writes_its_manifest(
+def test_generator_applies_filters_and_writes_manifest(
     s3: Any, s3control: Any, s3_bucket: str, job_request: Any, wait_job: Any, local_aws: LocalAWS
 ) -> None:
     objects = {
@@ -507,7 +507,7 @@ def test_manifest_generator_substring_and_created_before_filters(
     }
 
 
-def test_failing_keys_fail_their_tasks_and_throttling_is_retried_by_the_job(
+def test_failing_keys_fail_tasks_and_throttling_is_retried(
     local_aws: LocalAWS,
     s3: Any,
     s3control: Any,
@@ -540,7 +540,7 @@ def test_failing_keys_fail_their_tasks_and_throttling_is_retried_by_the_job(
     assert counters["failing_key"] >= 1
 
 
-def test_manifest_generator_on_a_versioned_bucket_targets_the_latest_versions(
+def test_generator_on_versioned_bucket_targets_latest(
     s3: Any, s3control: Any, versioned_s3_bucket: str, job_request: Any, wait_job: Any
 ) -> None:
     bucket = versioned_s3_bucket

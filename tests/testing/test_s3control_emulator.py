@@ -129,7 +129,7 @@ def test_manifest_generator_validation(raw_s3control: Any, job_request: Any, s3_
     )
 
 
-def test_same_token_and_request_returns_the_same_job_and_another_request_is_refused(
+def test_same_token_same_job_other_request_refused(
     s3control: Any, job_request: Any, location: dict[str, str], local_aws: LocalAWS, wait_job: Any
 ) -> None:
     request = job_request(location, ClientRequestToken="token-123-abc", Description="first")
@@ -182,7 +182,7 @@ def test_describe_job_echoes_the_request(
     assert job["ConfirmationRequired"] is False
 
 
-def test_status_changes_the_job_status_does_not_allow_are_refused(
+def test_disallowed_status_changes_are_refused(
     s3control: Any, job_request: Any, location: dict[str, str], local_aws: LocalAWS, wait_job: Any
 ) -> None:
     job_id = s3control.create_job(**job_request(location))["JobId"]
@@ -277,9 +277,7 @@ def test_list_jobs_filters_by_status_and_pages_with_next_token(
     assert not {job["JobId"] for job in still_suspended} & set(suspended)
 
 
-def test_other_s3_control_operations_answer_not_implemented_naming_them(
-    s3control: Any, local_aws: LocalAWS
-) -> None:
+def test_other_operations_answer_not_implemented(s3control: Any, local_aws: LocalAWS) -> None:
     code, status, message = error_of(s3control.get_public_access_block, AccountId=local_aws.account_id)
 
     assert (code, status) == ("NotImplemented", 501)

@@ -67,9 +67,7 @@ def test_connection_settings_describe_the_stand_in(local_aws: LocalAWS) -> None:
 
 
 @pytest.mark.e2e
-def test_s3_control_requests_reach_the_emulator_despite_the_account_host_prefix(
-    local_aws: LocalAWS, s3control: Any
-) -> None:
+def test_s3_control_reaches_emulator_despite_host_prefix(local_aws: LocalAWS, s3control: Any) -> None:
     sent: list[str] = []
     s3control.meta.events.register(
         "before-send.s3-control.ListJobs", lambda request, **_: sent.append(request.url)
@@ -82,7 +80,7 @@ def test_s3_control_requests_reach_the_emulator_despite_the_account_host_prefix(
 
 
 @pytest.mark.e2e
-def test_airflow_hooks_reach_the_stand_in_from_the_connection_alone(
+def test_airflow_hooks_reach_stand_in_from_connection(
     local_aws: LocalAWS, aws_default_conn: str, s3_bucket: str, put_manifest: Any, job_request: Any
 ) -> None:
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook

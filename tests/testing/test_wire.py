@@ -64,7 +64,7 @@ def parse_like_the_emulator(
     )
 
 
-def test_create_job_request_round_trips_through_botocore_serializer() -> None:
+def test_create_job_request_round_trips_through_botocore() -> None:
     request = botocore_request("CreateJob", CREATE_JOB)
 
     assert parse_like_the_emulator("CreateJob", request, {}) == CREATE_JOB

@@ -213,9 +213,7 @@ def _suspended_job(local_aws: Any) -> str:
 
 
 @pytest.mark.e2e
-def test_a_first_trigger_neither_imports_nor_reads_files_on_the_triggerer_event_loop(
-    local_aws: Any, aws_default_conn: str
-) -> None:
+def test_first_trigger_does_no_blocking_work_on_the_loop(local_aws: Any, aws_default_conn: str) -> None:
     """The triggerer warned its loop was blocked at the trigger's start and cancel: aiobotocore scanned
     botocore's data directory (about 900 listdir calls) and read its endpoint and model files on the
     loop, and the first waiter imported modules there."""
@@ -249,9 +247,7 @@ def test_a_first_trigger_neither_imports_nor_reads_files_on_the_triggerer_event_
 
 
 @pytest.mark.e2e
-async def test_on_kill_cancels_on_the_async_client_without_a_blocking_s3_control_request(
-    local_aws: Any, aws_default_conn: str
-) -> None:
+async def test_on_kill_cancels_on_the_async_client(local_aws: Any, aws_default_conn: str) -> None:
     """The triggerer warned that on_kill blocked its event loop: it ran boto3's blocking client (built
     on a new session, which parses the service model again). It must use the aiobotocore client."""
     import uuid

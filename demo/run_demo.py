@@ -8,7 +8,7 @@ print a before/after table of sample objects and each run's summary (its XCom re
 tags of every object version on S3 against what the DAGs promise. Exits 0 when all of it holds,
 1 otherwise, 130 when interrupted; every process it started is stopped in every case.
 
-Run it with ``make demo`` or ``.venv/bin/python -m dags_examples.demo [--keep]``.
+Run it with ``make demo`` or ``.venv/bin/python -m demo [--keep]``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from types import FrameType
 
-DAGS_FOLDER = Path(__file__).resolve().parents[1]
+DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags_examples"
 DATA_BUCKET = "demo-data"
 OPS_BUCKET = "demo-ops"
 RUN_TIMEOUT_SECONDS = 300
@@ -501,7 +501,7 @@ def run(demo: Demo, steps: Callable[[int, str], None]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dags_examples.demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary directory (logs, AIRFLOW_HOME)"
     )

@@ -70,7 +70,7 @@ def _task_state(run: Any, task_id: str) -> str:
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
-def test_upstream_keys_are_retagged_by_a_job_and_the_result_is_in_xcom(
+def test_upstream_keys_retagged_by_job_result_in_xcom(
     run_dag: Callable[..., Any], local_aws: Any, s3: Any, s3_bucket: str, deferrable: bool
 ) -> None:
     _put_objects(s3, s3_bucket)
@@ -156,7 +156,7 @@ class _CrashAfterCreateJob(S3BatchPutObjectTaggingOperator):
         return super()._after_confirmation(job_id, context)
 
 
-def test_a_retried_task_reattaches_to_the_job_its_first_try_created(
+def test_retried_task_reattaches_to_its_first_job(
     run_dag: Callable[..., Any], local_aws: Any, s3: Any, s3_bucket: str
 ) -> None:
     _put_objects(s3, s3_bucket)
@@ -213,7 +213,7 @@ def test_a_suspended_job_is_confirmed_by_the_operator(
     assert _tags(s3, s3_bucket, KEYS[0]) == {"tier": "confirmed"}
 
 
-def test_failed_tasks_over_the_tolerance_fail_the_task_with_the_codes(
+def test_failures_over_tolerance_fail_the_task_with_codes(
     run_dag: Callable[..., Any],
     local_aws: Any,
     s3: Any,
@@ -418,9 +418,7 @@ async def _first_event(trigger: S3BatchJobTrigger) -> dict[str, Any]:
     raise AssertionError("the trigger fired no event")
 
 
-def test_a_cleared_deferred_task_finishes_on_a_successor_when_its_old_try_cancels_the_job(
-    local_aws: Any, s3: Any, s3_bucket: str
-) -> None:
+def test_cleared_deferred_task_finishes_on_a_successor(local_aws: Any, s3: Any, s3_bucket: str) -> None:
     """Clearing a deferred task: the new try reattaches to the running job, then the old try's
     trigger (cancelled by the clear) runs on_kill and cancels that job. The new try must not fail:
     it starts the successor job and finishes on it (seen on Airflow 3.3.2, issue 13 item 2)."""
