@@ -37,7 +37,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.providers.common.compat.sdk import Param, dag, task
 
 from airflow_s3_batch_tagging.operators.s3_object_tagging import (
     S3PutObjectTaggingOperator,
@@ -80,7 +80,7 @@ def example_s3_backfill_retagging() -> None:
     @task(trigger_rule="none_failed")
     def backfill_summary(results: list[dict[str, Any]], ds: str | None = None) -> dict[str, Any]:
         """What this interval's run changed, and where its undo log is."""
-        results = list(results)
+        results = list(results or [])  # Airflow 2 passes None when nothing was mapped
         summary: dict[str, Any] = {"interval": ds, "batches": len(results)}
         for name in ("total", "changed", "skipped", "failed"):
             summary[name] = sum(int(result[name]) for result in results)
