@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+
+from tests.airflow_versions import dagbag
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "dags_examples"
 DAG_IDS = {
@@ -23,9 +26,7 @@ DAG_IDS = {
 
 
 def _dagbag() -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(EXAMPLES))
+    return dagbag(str(EXAMPLES))
 
 
 def test_every_example_dag_imports_without_errors() -> None:
@@ -46,13 +47,18 @@ def test_example_dags_document_how_to_point_them_at_real_aws() -> None:
         assert "only the connection" in dag.doc_md, dag.dag_id
 
 
+def _schedule(dag: Any) -> Any:
+    """The ``schedule`` the DAG was given (Airflow 2 keeps it as ``schedule_interval``)."""
+    return dag.schedule if AIRFLOW_V_3_0_PLUS else dag.schedule_interval
+
+
 def test_schedules_match_their_use() -> None:
     dags = _dagbag().dags
-    assert dags["example_s3_scheduled_retagging"].schedule == "@daily"
-    assert dags["example_s3_backfill_retagging"].schedule == "@daily"
+    assert _schedule(dags["example_s3_scheduled_retagging"]) == "@daily"
+    assert _schedule(dags["example_s3_backfill_retagging"]) == "@daily"
     assert dags["example_s3_backfill_retagging"].catchup is False
     for dag_id in ("example_s3_batch_tagging_from_upstream", "example_s3_batch_job_sensor"):
-        assert dags[dag_id].schedule is None
+        assert _schedule(dags[dag_id]) is None
 
 
 def test_the_readme_quick_start_dag_is_the_example_file() -> None:
