@@ -21,12 +21,13 @@ def dagbag(dag_folder: str, **kwargs: Any) -> Any:
     return DagBag(dag_folder=dag_folder, **kwargs)
 
 
-def run_dag(dag: Any, *, logical_date: Any = None, **kwargs: Any) -> Any:
+def run_dag(dag: Any, **kwargs: Any) -> Any:
     """``dag.test()`` on either Airflow; needs a migrated metadata DB (the ``airflow_db`` fixture).
 
     Airflow 3 runs only DAGs it finds serialized in a bundle, and a DAG defined inside a test is in
     none, so it is synced into the ``dags-folder`` bundle first. Airflow 2 runs the DAG object as it
-    is, and calls the logical date ``execution_date``.
+    is, and calls the logical date ``execution_date``. Without ``logical_date`` each version picks
+    its own default.
     """
     if not AIRFLOW_V_3_0_PLUS:
         # A second run of the same date replaces the first, and deleting a DagRun cascades into
@@ -36,8 +37,10 @@ def run_dag(dag: Any, *, logical_date: Any = None, **kwargs: Any) -> Any:
         from airflow.exceptions import AirflowTaskTimeout
         from airflow.models.dagrun import DagRun
 
+        if "logical_date" in kwargs:
+            kwargs["execution_date"] = kwargs.pop("logical_date")
         try:
-            return dag.test(execution_date=logical_date, **kwargs)
+            return dag.test(**kwargs)
         except AirflowTaskTimeout:
             # Airflow 2's AirflowTaskTimeout is a BaseException: dag.test() marks the task instance
             # failed (as a worker would), then lets it through instead of finishing the run.
@@ -49,7 +52,7 @@ def run_dag(dag: Any, *, logical_date: Any = None, **kwargs: Any) -> Any:
     bag = dagbag(os.devnull, collect_dags=False)
     bag.bag_dag(dag)
     sync_bag_to_db(bag, "dags-folder", None)
-    return dag.test(logical_date=logical_date, **kwargs)
+    return dag.test(**kwargs)
 
 
 def console_link(run: Any, task: Any, link: Any) -> Any:
