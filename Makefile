@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint typecheck demo e2e bench reliability system-test clean
+.PHONY: install test test-airflow2 lint typecheck demo e2e bench reliability system-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,25 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# Airflow 2.11 in its own venv, with the Amazon provider pinned to the release the package is tested with
+# (Airflow's constraint files are not used: pip resolves the rest).
+AIRFLOW2_VERSION ?= 2.11.2
+AMAZON_PROVIDER2_VERSION ?= 9.39.*
+VENV2 := .venv-airflow2
+PY2 := $(VENV2)/bin/python
+STAMP2 := $(VENV2)/.installed-stamp
+
+$(PY2):
+	$(PYTHON) -m venv $(VENV2)
+	$(PY2) -m pip install --quiet --upgrade pip > $(VENV2)/pip.log 2>&1 || (cat $(VENV2)/pip.log; exit 1)
+
+$(STAMP2): pyproject.toml | $(PY2)
+	@echo "Installing airflow-s3-batch-tagging with Airflow $(AIRFLOW2_VERSION) into $(VENV2) (log: $(VENV2)/pip.log)"
+	$(PY2) -m pip install --quiet -e ".[testing,dev]" "apache-airflow==$(AIRFLOW2_VERSION)" \
+		"apache-airflow-providers-amazon[aiobotocore]==$(AMAZON_PROVIDER2_VERSION)" > $(VENV2)/pip.log 2>&1 \
+		|| (tail -50 $(VENV2)/pip.log; exit 1)
+	touch $(STAMP2)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -29,6 +48,11 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(VENV)/bin/pytest
+
+# The test suite on Airflow 2.11 (README "Supported and tested Airflow versions"), the system test on the
+# local stand-in included; lint and types do not depend on the Airflow version and run in `make test`.
+test-airflow2: $(STAMP2)
+	S3_TAGGING_SYSTEM_TEST_TARGET=local $(VENV2)/bin/pytest
 
 # `make demo DEMO_ARGS=--keep` keeps the logs and the temporary AIRFLOW_HOME.
 demo: $(STAMP)
@@ -55,4 +79,4 @@ system-test: $(STAMP)
 	$(VENV)/bin/pytest tests/system -rs
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) $(VENV2) .mypy_cache .pytest_cache .ruff_cache build dist

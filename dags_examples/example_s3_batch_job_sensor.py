@@ -30,7 +30,7 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.providers.common.compat.sdk import Param, dag, task
 
 from airflow_s3_batch_tagging.sensors.s3_batch_operations import S3BatchJobSensor
 

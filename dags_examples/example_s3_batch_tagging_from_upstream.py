@@ -35,8 +35,7 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Param, dag, task
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.providers.common.compat.sdk import AirflowSkipException, Param, dag, task
 
 from airflow_s3_batch_tagging.operators.s3_batch_operations import S3BatchPutObjectTaggingOperator
 

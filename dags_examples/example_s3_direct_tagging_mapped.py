@@ -33,7 +33,7 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.providers.common.compat.sdk import Param, dag, task
 
 from airflow_s3_batch_tagging.operators.s3_object_tagging import (
     S3PutObjectTaggingOperator,

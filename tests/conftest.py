@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
+if version("apache-airflow").startswith("2."):
+    # Airflow 2's unit-test config (unit_tests.cfg) picks the LocalExecutor, which refuses sqlite;
+    # the SequentialExecutor is Airflow 2's own default on sqlite.
+    os.environ.setdefault("AIRFLOW__CORE__EXECUTOR", "SequentialExecutor")
 # Never reach real AWS from tests: dummy credentials and a fixed region. The one exception is the
 # system test on a real account (tests/system, `make system-test`): it keeps the caller's
 # credentials, and then nothing outside tests/system is collected.
@@ -56,19 +61,8 @@ def airflow_db() -> str:
 
 @pytest.fixture
 def run_dag(airflow_db: str) -> Callable[..., Any]:
-    """``run_dag(dag, **kwargs)``: write ``dag`` to the metadata DB, then return ``dag.test(**kwargs)``.
+    """``run_dag(dag, logical_date=..., **kwargs)``: ``dag.test()`` on Airflow 2.11 or 3.x, returning
+    the DAG run (see ``tests/airflow_versions.py``)."""
+    from tests.airflow_versions import run_dag
 
-    Airflow 3.3's ``dag.test()`` only runs DAGs it finds serialized in a bundle; a DAG defined inside a
-    test is in none, so it is synced into the ``dags-folder`` bundle first.
-    """
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    def run(dag: Any, **kwargs: Any) -> Any:
-        DagBundlesManager().sync_bundles_to_db()
-        bag = DagBag(dag_folder=os.devnull, collect_dags=False)
-        bag.bag_dag(dag)
-        sync_bag_to_db(bag, "dags-folder", None)
-        return dag.test(**kwargs)
-
-    return run
+    return run_dag

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException
-from airflow.sdk import BaseXCom, task
+from airflow.providers.common.compat.sdk import AirflowException, task
 
 from airflow_s3_batch_tagging.accounts import validate_expected_bucket_owner
 from airflow_s3_batch_tagging.direct import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, TaggingResult
@@ -38,6 +37,8 @@ if TYPE_CHECKING:
 
 
 MAX_LOGGED_FAILURES = 10
+# Airflow's key for a task's return value (BaseXCom.XCOM_RETURN_KEY on 3.x, utils.xcom on 2.x).
+XCOM_RETURN_KEY = "return_value"
 """Failed objects named one per log line (the result keeps up to 20)."""
 
 
@@ -137,7 +138,7 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         summary = result.to_dict()
         if result.exceeds(self.max_failed_objects, self.max_failure_ratio):
             if self.do_xcom_push:
-                context["ti"].xcom_push(key=BaseXCom.XCOM_RETURN_KEY, value=summary)
+                context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=summary)
             raise AirflowException(
                 f"{result.failed} of {result.total} objects could not be tagged, more than the tolerance "
                 f"(max_failed_objects={self.max_failed_objects}, "

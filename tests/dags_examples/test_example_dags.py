@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+
+from tests.airflow_versions import dagbag, needs_runs_without_logical_date
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "dags_examples"
 DAG_IDS = {
@@ -23,9 +26,7 @@ DAG_IDS = {
 
 
 def _dagbag() -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(EXAMPLES))
+    return dagbag(str(EXAMPLES))
 
 
 def test_every_example_dag_imports_without_errors() -> None:
@@ -46,13 +47,18 @@ def test_example_dags_document_how_to_point_them_at_real_aws() -> None:
         assert "only the connection" in dag.doc_md, dag.dag_id
 
 
+def _schedule(dag: Any) -> Any:
+    """The ``schedule`` the DAG was given (Airflow 2 keeps it as ``schedule_interval``)."""
+    return dag.schedule if AIRFLOW_V_3_0_PLUS else dag.schedule_interval
+
+
 def test_schedules_match_their_use() -> None:
     dags = _dagbag().dags
-    assert dags["example_s3_scheduled_retagging"].schedule == "@daily"
-    assert dags["example_s3_backfill_retagging"].schedule == "@daily"
+    assert _schedule(dags["example_s3_scheduled_retagging"]) == "@daily"
+    assert _schedule(dags["example_s3_backfill_retagging"]) == "@daily"
     assert dags["example_s3_backfill_retagging"].catchup is False
     for dag_id in ("example_s3_batch_tagging_from_upstream", "example_s3_batch_job_sensor"):
-        assert dags[dag_id].schedule is None
+        assert _schedule(dags[dag_id]) is None
 
 
 def test_the_readme_quick_start_dag_is_the_example_file() -> None:
@@ -66,7 +72,7 @@ def test_the_readme_quick_start_dag_is_the_example_file() -> None:
 
 def test_batch_summary_skips_with_reason_without_result() -> None:
     """Marking the deferred batch task success cancels its job and leaves no XCom: not a crash."""
-    from airflow.sdk.exceptions import AirflowSkipException
+    from airflow.providers.common.compat.sdk import AirflowSkipException
 
     summarize = _dagbag().dags["example_s3_batch_tagging_from_upstream"].get_task("summarize_job")
     with pytest.raises(AirflowSkipException, match="marked success by hand"):
@@ -283,6 +289,7 @@ def test_sensor_waits_for_a_job_created_outside_the_dag(
 
 
 @pytest.mark.e2e
+@needs_runs_without_logical_date
 def test_direct_mapped_without_logical_date_uses_trigger_day(
     run_dag: Callable[..., Any], examples: dict[str, Any]
 ) -> None:
@@ -307,6 +314,7 @@ def test_direct_mapped_without_logical_date_uses_trigger_day(
 
 
 @pytest.mark.e2e
+@needs_runs_without_logical_date
 def test_batch_upstream_without_logical_date_uses_trigger_day(
     run_dag: Callable[..., Any], examples: dict[str, Any], local_aws: Any
 ) -> None:
@@ -327,6 +335,7 @@ def test_batch_upstream_without_logical_date_uses_trigger_day(
 
 
 @pytest.mark.e2e
+@needs_runs_without_logical_date
 @pytest.mark.parametrize(
     ("dag_id", "task_id", "expected"),
     [

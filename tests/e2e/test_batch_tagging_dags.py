@@ -13,15 +13,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
+from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
 from airflow_s3_batch_tagging.operators.s3_batch_operations import (
     S3BatchDeleteObjectTaggingOperator,
     S3BatchPutObjectTaggingOperator,
 )
 from airflow_s3_batch_tagging.sensors.s3_batch_operations import S3BatchJobSensor
 from airflow_s3_batch_tagging.triggers.s3_batch_operations import S3BatchJobTrigger
+from tests.airflow_versions import console_link
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("aws_default_conn")]
 
@@ -110,6 +112,9 @@ def test_upstream_keys_retagged_by_job_result_in_xcom(
     assert manifest_arn.startswith(f"arn:aws:s3:::{s3_bucket}/batch/manifests/{dag.dag_id}/retag/manifest-")
     link = run.get_task_instance("retag").xcom_pull(task_ids="retag", key="s3_batch_job")
     assert link == {"region_name": "us-east-1", "aws_domain": "aws.amazon.com", "job_id": job.job_id}
+    assert console_link(run, dag.get_task("retag"), S3BatchJobLink()) == (
+        f"https://us-east-1.console.aws.amazon.com/s3/jobs/{job.job_id}?region=us-east-1"
+    )
 
 
 def test_versioned_objects_only_the_listed_versions_are_tagged(

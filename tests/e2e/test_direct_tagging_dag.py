@@ -4,12 +4,12 @@ CSV manifest on the local stand-in (with SlowDown faults injected), then restore
 from __future__ import annotations
 
 import io
-import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_s3_batch_tagging.manifest import write_csv_manifest
 from airflow_s3_batch_tagging.objects import ObjectRef
@@ -22,26 +22,13 @@ from airflow_s3_batch_tagging.operators.s3_object_tagging import (
 pytestmark = pytest.mark.e2e
 
 
-def run_dag(dag: DAG, **kwargs: Any) -> Any:
-    """``dag.test()`` for a DAG defined in a test: Airflow 3 runs only DAGs serialized in the metadata
-    DB, so write this one there first (as the DAG processor would for a file in a bundle)."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.devnull)
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
-    return dag.test(**kwargs)
-
-
 def _tags(client: Any, bucket: str, key: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
 
 
-@pytest.mark.usefixtures("airflow_db", "aws_default_conn")
+@pytest.mark.usefixtures("aws_default_conn")
 def test_mapped_tagging_over_a_planned_manifest_then_restore(
-    local_aws: Any, s3_bucket: str, aws_faults: Any
+    run_dag: Callable[..., Any], local_aws: Any, s3_bucket: str, aws_faults: Any
 ) -> None:
     s3 = local_aws.client("s3")
     keys = [f"data/part {i:03d}.parquet" for i in range(45)]

@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
-from airflow.sdk.exceptions import TaskDeferralTimeout
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
 from airflow_s3_batch_tagging.batch_jobs import job_request_token, successor_request_token
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
@@ -23,6 +23,11 @@ from airflow_s3_batch_tagging.operators.s3_batch_operations import (
 )
 from airflow_s3_batch_tagging.tags import TaggingMode
 from airflow_s3_batch_tagging.triggers.s3_batch_operations import S3BatchJobTrigger
+
+if AIRFLOW_V_3_0_PLUS:
+    from airflow.sdk.exceptions import TaskDeferralTimeout
+else:  # Airflow 2.11
+    from airflow.exceptions import TaskDeferralTimeout
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/batch-tagging"

@@ -22,8 +22,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.module_loading import import_string
 from airflow.providers.common.compat.sdk import AirflowException
-from airflow.sdk.module_loading import import_string
 
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
 from airflow_s3_batch_tagging.operators.s3_batch_operations import S3BatchPutObjectTaggingOperator

@@ -162,7 +162,7 @@ def test_execution_timeout_stops_asyncio_and_undo_restores(
     task fails, no tagging request goes on after it, and the undo log restores every changed object."""
     from datetime import UTC, datetime, timedelta
 
-    from airflow.sdk import DAG
+    from airflow.providers.common.compat.sdk import DAG
 
     from airflow_s3_batch_tagging.operators.s3_object_tagging import S3PutObjectTaggingOperator
 

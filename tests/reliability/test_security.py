@@ -16,7 +16,8 @@ from typing import Any
 import aiobotocore.endpoint
 import botocore.endpoint
 import pytest
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
 from airflow_s3_batch_tagging.manifest import write_csv_manifest
 from airflow_s3_batch_tagging.objects import ObjectRef
@@ -54,9 +55,13 @@ def secret_conn(local_aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def _all_xcom_values(dag_id: str, run_id: str) -> list[str]:
-    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
+
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.models.xcom import XComModel
+    else:  # Airflow 2's table model (it deserializes each value on load)
+        from airflow.models.xcom import BaseXCom as XComModel
 
     with create_session() as session:
         rows = session.scalars(

@@ -7,8 +7,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
-from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.providers.common.compat.sdk import AirflowException, AirflowSensorTimeout, TaskDeferred
 
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import quote, unquote, unquote_plus, urlencode
 
 from airflow.exceptions import AirflowException
-from airflow.sdk import DAG, TriggerRule, chain, task
+from airflow.providers.common.compat.sdk import DAG, TriggerRule, chain, task
 
 from airflow_s3_batch_tagging.operators.s3_batch_operations import S3BatchPutObjectTaggingOperator
 from airflow_s3_batch_tagging.operators.s3_object_tagging import (

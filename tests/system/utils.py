@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import pytest
 from airflow.exceptions import AirflowException
-from airflow.sdk import TriggerRule, task
+from airflow.providers.common.compat.sdk import TriggerRule, task
 
 from tests.system.target import system_test_target
 
