@@ -26,8 +26,8 @@ from airflow_s3_batch_tagging.triggers.s3_batch_operations import S3BatchJobTrig
 
 if AIRFLOW_V_3_0_PLUS:
     from airflow.sdk.exceptions import TaskDeferralTimeout
-else:  # Airflow 2.11
-    from airflow.exceptions import TaskDeferralTimeout
+else:  # Airflow 2.11 fails a timed-out deferral with TaskDeferralError
+    from airflow.exceptions import TaskDeferralError as TaskDeferralTimeout
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/batch-tagging"
