@@ -47,7 +47,11 @@ def serve(args: argparse.Namespace) -> int:
     def _stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    # SIGINT too: a process started in the background by a non-interactive shell inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler, so Ctrl-C (or a test's
+    # SIGINT) would never stop the server.
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     aws = LocalAWS(
         account_id=args.account_id,
         region=args.region,
@@ -62,10 +66,7 @@ def serve(args: argparse.Namespace) -> int:
             print(line)
         print(f"# Role ARN for jobs: {aws.role_arn}")
         print("# Press Ctrl-C to stop.", flush=True)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not stop.wait(0.5):
             pass
     print("# LocalAWS stopped.")
     return 0
