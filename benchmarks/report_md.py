@@ -64,6 +64,7 @@ def render(results: dict[str, Any]) -> str:
     out.append("")
     out += _targets(results)
     out += _server(results)
+    out += _s3_ceiling(results)
     out += _direct(results)
     out += _sweep(results)
     out += _manifest(results)
@@ -266,6 +267,99 @@ def _direct(results: dict[str, Any]) -> list[str]:
     return out
 
 
+CEILING_SHARE_TARGET = 0.85
+THROTTLED_TARGET = 0.05
+CPU_RATIO_TARGET = 0.3
+
+
+def s3_ceiling_verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per transport at the lowest latency: the issue's targets, measured, and whether each is met."""
+    figures = results.get("s3_ceiling") or {}
+    if not figures:
+        return {}
+    ceiling = float(results.get("write_ceiling", 3500.0))
+    bare = results["ceiling"]["default"].median("cpu_ms_per_call")
+    base = min(figures)
+    verdicts = {}
+    for label, figure in figures[base].items():
+        if not all(run.get("rate_control", True) for run in figure.runs):
+            continue
+        share = figure.median("objects_per_second") / ceiling
+        throttled = figure.median("throttled_share")
+        lost = int(figure.total("lost"))
+        ratio = figure.median("cpu_ms_per_object") / bare
+        verdicts[label] = {
+            "share": share,
+            "throttled": throttled,
+            "lost": lost,
+            "cpu_ratio": ratio,
+            "failed": [
+                name
+                for name, ok in (
+                    (
+                        f"objects/s {share:.0%} of the ceiling < {CEILING_SHARE_TARGET:.0%}",
+                        share >= CEILING_SHARE_TARGET,
+                    ),
+                    (f"throttled {throttled:.1%} > {THROTTLED_TARGET:.0%}", throttled <= THROTTLED_TARGET),
+                    (f"{lost} objects lost", lost == 0),
+                    (f"CPU {ratio:.2f}x bare botocore > {CPU_RATIO_TARGET}x", ratio <= CPU_RATIO_TARGET),
+                )
+                if not ok
+            ],
+        }
+    return verdicts
+
+
+def _s3_ceiling(results: dict[str, Any]) -> list[str]:
+    figures: dict[float, dict[str, Any]] | None = results.get("s3_ceiling")
+    if not figures:
+        return []
+    ceiling = float(results.get("write_ceiling", 3500.0))
+    bare = results["ceiling"]["default"]
+    bare_ms = bare.median("cpu_ms_per_call")
+    objects = next(iter(next(iter(figures.values())).values())).runs[0]["objects"]
+    out = [
+        "## One task at S3's ceiling",
+        "",
+        f"The fake server enforces S3's write ceiling per partitioned prefix, {_n(ceiling)} writes/s (a "
+        f"token bucket, burst 0.1 s), and answers `503 SlowDown` above it. One task, default settings "
+        f"(concurrency {results.get('engine_defaults', {}).get('concurrency')}, rate control on), tags "
+        f"{_n(objects)} objects under one prefix over each transport. CPU is the client process's; the "
+        f"ratio divides it by bare botocore's CPU per `put_object_tagging` call measured in this run "
+        f"({bare_ms:.2f} ms, zero latency, default client), so it holds across machines.",
+        "",
+        "| latency | transport | objects/s | share of the ceiling | CPU ms per object | CPU / bare botocore "
+        "call | requests throttled | objects lost |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for latency in sorted(figures):
+        for label, figure in figures[latency].items():
+            out.append(
+                f"| {latency * 1000:.0f} ms | {label} | {_rate(figure, 'objects_per_second')} | "
+                f"{figure.median('objects_per_second') / ceiling:.0%} | "
+                f"{figure.median('cpu_ms_per_object'):.2f} | "
+                f"{figure.median('cpu_ms_per_object') / bare_ms:.2f}x | "
+                f"{figure.median('throttled_share'):.1%} | {int(figure.total('lost'))} |"
+            )
+    verdicts = s3_ceiling_verdicts(results)
+    base = min(figures)
+    out += [
+        "",
+        f"**Targets** (one task, default settings, {base * 1000:.0f} ms): at least "
+        f"{CEILING_SHARE_TARGET:.0%} of the ceiling, at most {THROTTLED_TARGET:.0%} of requests throttled, "
+        f"none lost, CPU per object at most {CPU_RATIO_TARGET}x bare botocore's per call.",
+        "",
+    ]
+    for label, verdict in verdicts.items():
+        state = "meets every target" if not verdict["failed"] else "misses: " + "; ".join(verdict["failed"])
+        out.append(f"- {label}: {state}.")
+    default = results.get("default_engine")
+    if default:
+        out += ["", f"The product's default transport in this run: `{default}`."]
+    out.append("")
+    return out
+
+
 def _sweep(results: dict[str, Any]) -> list[str]:
     sweeps: dict[float, dict[int, Any]] | None = results.get("sweep")
     if not sweeps:
@@ -281,7 +375,8 @@ def _sweep(results: dict[str, Any]) -> list[str]:
     out = [
         "## Choosing the default concurrency",
         "",
-        "The asyncio engine (the default) with the hook's client for each concurrency "
+        f"The {results.get('default_engine', 'aiobotocore')} engine (the default) with the hook's client "
+        "for each concurrency "
         "(`max_pool_connections` = concurrency + 2), replace mode, at two S3 latencies:",
         "",
         f"| concurrency | objects per run | {header} | peak RSS at {base * 1000:.0f} ms |",

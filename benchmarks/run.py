@@ -32,6 +32,8 @@ from benchmarks.child import QuietWaiter, run_in_child
 from benchmarks.fake_s3 import FakeS3Process, load_test
 
 SECTIONS = ("server", "direct", "manifest", "report", "plan")
+WRITE_CEILING = 3500.0
+"""S3's documented writes per second per partitioned prefix, enforced by the fake server's token bucket."""
 QUIET = QuietWaiter(budget=60.0)
 M = 1_000_000
 
@@ -60,6 +62,8 @@ class Sizes:
     plan_keys: int = 10 * M
     plan_batch_size: int = 10_000
     load_seconds: float = 2.0
+    s3_ceiling_objects: int = 20_000
+    s3_ceiling_latencies: tuple[float, ...] = (0.020, 0.050)
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -85,6 +89,7 @@ class Sizes:
             plan_keys=1 * M,
             plan_batch_size=1_000,
             load_seconds=1.0,
+            s3_ceiling_objects=3_000,
         )
 
 
@@ -208,11 +213,15 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
         configs = run_in_child(
             "hook_client_config", {"concurrencies": sorted({default_concurrency, *sizes.sweep})}
         )["configs"]
-        results["client_config"] = configs[str(default_concurrency)]
+        results["client_config"] = {
+            k: v for k, v in configs[str(default_concurrency)].items() if k != "engine"
+        }
         new = direct_bench.NEW_TAGS
 
         def engine(count: int, prefix: str, concurrency: int | None = None, **options: Any) -> dict[str, Any]:
-            config = configs[str(concurrency or default_concurrency)]
+            config = {
+                k: v for k, v in configs[str(concurrency or default_concurrency)].items() if k != "engine"
+            }
             params = {"endpoint_url": url, "count": count, "prefix": prefix, "client_config": config}
             if concurrency is not None:
                 params["concurrency"] = concurrency
@@ -280,7 +289,7 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
                     "count": count,
                     "prefix": "a/",
                     "concurrency": default_concurrency,
-                    "client_config": configs[str(default_concurrency)],
+                    "client_config": results["client_config"],
                     "loop": loop,
                 },
                 runs,
@@ -303,9 +312,12 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
             for engine_name in direct_bench.ENGINES
         }
 
+        bench_s3_ceiling(sizes, results, server, engine, check)
+        default_engine = str(configs[str(default_concurrency)].get("engine") or "aiobotocore")
+        results["default_engine"] = default_engine
         sweeps: dict[float, dict[int, Figure]] = {}
         for latency in sizes.sweep_latencies:
-            print(f"Concurrency sweep, asyncio engine ({latency * 1000:.0f} ms)", flush=True)
+            print(f"Concurrency sweep, {default_engine} engine ({latency * 1000:.0f} ms)", flush=True)
             sweep = {}
             for concurrency in sizes.sweep:
                 count = min(
@@ -314,13 +326,52 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
                 )
                 sweep[concurrency] = measure(
                     "direct_engine",
-                    engine(count, "w/", concurrency),
+                    engine(count, "w/", concurrency, engine=default_engine),
                     runs,
                     fresh(latency),
                     check("w/", count, new),
                 )
             sweeps[latency] = sweep
         results["sweep"] = sweeps
+
+
+def bench_s3_ceiling(
+    sizes: Sizes,
+    results: dict[str, Any],
+    server: FakeS3Process,
+    engine: Callable[..., dict[str, Any]],
+    check: Callable[[str, int, dict[str, str]], Callable[[int, dict[str, Any]], None]],
+) -> None:
+    """Every transport, default settings, against S3's per-prefix write ceiling (SlowDown above it)."""
+    count = sizes.s3_ceiling_objects
+    new = direct_bench.NEW_TAGS
+    figures: dict[float, dict[str, Figure]] = {}
+    for latency in sizes.s3_ceiling_latencies:
+        rows: dict[str, Figure] = {}
+        variants = [(name, name, True) for name in direct_bench.ENGINES]
+        if latency == sizes.s3_ceiling_latencies[0]:
+            variants.append(("crt, no rate control", "crt", False))
+        for label, transport, rate_control in variants:
+            print(
+                f"S3 write ceiling {WRITE_CEILING:.0f}/s per prefix, {label} ({latency * 1000:.0f} ms)",
+                flush=True,
+            )
+
+            def before(index: int, latency: float = latency) -> None:
+                server.reset()
+                server.configure(latency=latency, slowdown=0.0, seed=index + 1, write_rate=WRITE_CEILING)
+
+            rows[label] = measure(
+                "direct_engine",
+                engine(count, "p/", engine=transport, rate_control=rate_control),
+                sizes.runs,
+                before,
+                check("p/", count, new),
+            )
+        figures[latency] = rows
+    server.configure(write_rate=0)
+    results["s3_ceiling"] = figures
+    results["write_ceiling"] = WRITE_CEILING
 
 
 def bench_manifest(sizes: Sizes, results: dict[str, Any], workdir: str) -> None:
