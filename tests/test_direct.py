@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -69,10 +70,10 @@ def s3(local_aws: LocalAWS) -> Any:
     return local_aws.client("s3")
 
 
-@pytest.fixture(params=TRANSPORTS)
-async def transport(request: pytest.FixtureRequest, local_aws: LocalAWS) -> AsyncIterator[CountingTransport]:
-    """Each transport on the stand-in with one attempt per request (the engine retries), counted."""
-    name = request.param
+@asynccontextmanager
+async def open_transport(name: str, local_aws: LocalAWS, **config: Any) -> AsyncIterator[CountingTransport]:
+    """One transport on the stand-in, one attempt per request (the engine retries), counted."""
+    settings = {"max_pool_connections": 20, **ONE_ATTEMPT, **config}
     if name == "aiobotocore":
         async with get_session().create_client(
             "s3",
@@ -80,17 +81,24 @@ async def transport(request: pytest.FixtureRequest, local_aws: LocalAWS) -> Asyn
             region_name=local_aws.region,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
-            config=local_aws.botocore_config(max_pool_connections=20, **ONE_ATTEMPT),
+            config=local_aws.botocore_config(**settings),
         ) as client:
             yield CountingTransport(AiobotocoreTransport(client))
     elif name == "threads":
-        client = local_aws.client("s3", config=Config(max_pool_connections=20, **ONE_ATTEMPT))
+        client = local_aws.client("s3", config=Config(**settings))
         with Boto3ThreadsTransport(client, threads=20) as threads:
             yield CountingTransport(threads)
     else:
-        client = local_aws.client("s3", config=Config(**ONE_ATTEMPT))
+        client = local_aws.client("s3", config=Config(**settings))
         async with CrtTransport(client, max_connections=20) as crt:
             yield CountingTransport(crt)
+
+
+@pytest.fixture(params=TRANSPORTS)
+async def transport(request: pytest.FixtureRequest, local_aws: LocalAWS) -> AsyncIterator[CountingTransport]:
+    """Each transport on the stand-in."""
+    async with open_transport(request.param, local_aws) as opened:
+        yield opened
 
 
 def put(client: Any, bucket: str, key: str, tags: dict[str, str] | None = None) -> str | None:
@@ -300,6 +308,21 @@ async def test_access_denied_is_recorded_without_a_retry(
     assert result.first_failures[0].code == "AccessDenied"
     assert result.first_failures[0].message == "Access Denied"
     assert tags_of(s3, s3_bucket, "secret") == ORIGINAL
+
+
+@pytest.mark.parametrize("name", TRANSPORTS)
+async def test_a_request_without_an_answer_times_out_and_is_retried_then_recorded(
+    name: str, local_aws: LocalAWS, s3: Any, s3_bucket: str, aws_faults: Faults
+) -> None:
+    put(s3, s3_bucket, "slow", ORIGINAL)
+    aws_faults.configure(latency_seconds=1.5, tagging_only=True)
+    async with open_transport(name, local_aws, read_timeout=0.3) as slow:
+        result = await run(
+            slow, [(ObjectRef(s3_bucket, "slow"), None)], tags=TagSet({"a": "b"}), max_attempts=2
+        )
+    aws_faults.clear()
+    assert (result.failed, result.retries, slow.calls["put"]) == (1, 1, 2)
+    assert result.failures_by_code == {"ReadTimeoutError": 1}
 
 
 async def test_each_undo_part_is_in_s3_before_any_object_of_its_chunk_is_written(

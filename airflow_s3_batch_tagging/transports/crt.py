@@ -28,7 +28,7 @@ import base64
 import hashlib
 import io
 import logging
-import threading
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,7 @@ is set high and ``max_active_connections_override`` caps the pool at the engine'
 
 _S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 _UNRESERVED_IN_PATH = "/~"  # with quote's own letters, digits and "-_.": S3's path encoding
+_NEEDS_NO_QUOTING = re.compile(r"[A-Za-z0-9/~_.\-]*").fullmatch
 
 
 _CRT_ANSWERS = {
@@ -95,7 +96,8 @@ def parse_error(status: int, body: bytes | None) -> tuple[str, str]:
 
 def object_path(prefix: str, ref: ObjectRef) -> str:
     """The request path and query of ``ref``'s ``?tagging`` subresource below an endpoint path."""
-    path = f"{prefix.rstrip('/')}/{quote(ref.key, safe=_UNRESERVED_IN_PATH)}?tagging"
+    key = ref.key if _NEEDS_NO_QUOTING(ref.key) else quote(ref.key, safe=_UNRESERVED_IN_PATH)
+    path = f"{prefix.rstrip('/')}/{key}?tagging"
     if ref.version_id is not None:
         path += f"&versionId={quote(ref.version_id, safe='~')}"
     return path
@@ -116,6 +118,19 @@ class _Body:
         self.tags = tags
         self.content = tagging_xml(tags)
         self.md5 = base64.b64encode(hashlib.md5(self.content).digest()).decode()
+
+
+class _Pending(dict[int, list[Any]]):
+    """Requests in flight by id: ``[deadline, S3Request, timed out]``."""
+
+    def add(self, key: int, entry: list[Any]) -> None:
+        self[key] = entry
+
+    def discard(self, key: int) -> None:
+        self.pop(key, None)
+
+    def overdue(self, now: float) -> list[list[Any]]:
+        return [entry for entry in self.values() if entry[0] <= now and not entry[2]]
 
 
 class CrtTransport:
@@ -174,6 +189,8 @@ class CrtTransport:
         self._clients: dict[bool, Any] = {}
         self._body: _Body | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending = _Pending()
+        self._sweeper: asyncio.TimerHandle | None = None
 
     # -- setup ------------------------------------------------------------------------------------
 
@@ -263,8 +280,25 @@ class CrtTransport:
             body = self._body = _Body(tags)
         return body
 
+    def _sweep_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(min(1.0, self._read_timeout), self._sweep, loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel the requests that have waited longer than ``read_timeout``."""
+        self._sweeper = None
+        now = loop.time()
+        for pending in self._pending.overdue(now):
+            pending[2] = True
+            pending[1].cancel()
+        if self._pending:
+            self._sweep_soon(loop)
+
     async def aclose(self) -> None:
         """Release CRT's clients and wait (briefly) for their threads to stop."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         events = [client.shutdown_event for client in self._clients.values()]
         self._clients.clear()
         for event in events:
@@ -307,7 +341,6 @@ class CrtTransport:
             loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         chunks: list[bytes] = []
-        timed_out = threading.Event()
 
         def settle(outcome: Any) -> None:
             if not future.done():
@@ -332,22 +365,22 @@ class CrtTransport:
             on_body=on_body if method == "GET" else None,
             on_done=on_done,
         )
-
-        def time_out() -> None:
-            timed_out.set()
-            s3_request.cancel()
-
-        timer = loop.call_later(self._read_timeout, time_out)
+        # [deadline, request, timed out]: one sweep a second cancels overdue requests (a timer per
+        # request would cost more than the request's own Python work).
+        pending = [loop.time() + self._read_timeout, s3_request, False]
+        self._pending.add(id(pending), pending)
+        self._sweep_soon(loop)
         try:
             error, error_body, status = await future
         except BaseException:
             s3_request.cancel()
             raise
         finally:
-            timer.cancel()
+            self._pending.discard(id(pending))
+        timed_out = pending[2]
         if error is None:
             return b"".join(chunks)
-        if timed_out.is_set():
+        if timed_out:
             raise TransportError(
                 "ReadTimeoutError",
                 f"No answer within {self._read_timeout:g} s (read_timeout).",
