@@ -348,10 +348,15 @@ def bench_s3_ceiling(
     figures: dict[float, dict[str, Figure]] = {}
     for latency in sizes.s3_ceiling_latencies:
         rows: dict[str, Figure] = {}
-        variants = [(name, name, True) for name in direct_bench.ENGINES]
+        variants: list[tuple[str, str, bool, int | None]] = [
+            (name, name, True, None) for name in direct_bench.ENGINES
+        ]
         if latency == sizes.s3_ceiling_latencies[0]:
-            variants.append(("crt, no rate control", "crt", False))
-        for label, transport, rate_control in variants:
+            variants.append(("crt, no rate control", "crt", False, None))
+        else:
+            # Little's law: 3,500/s at 50 ms needs 175 requests in flight.
+            variants.append(("crt, concurrency 256", "crt", True, 256))
+        for label, transport, rate_control, concurrency in variants:
             print(
                 f"S3 write ceiling {WRITE_CEILING:.0f}/s per prefix, {label} ({latency * 1000:.0f} ms)",
                 flush=True,
@@ -363,7 +368,7 @@ def bench_s3_ceiling(
 
             rows[label] = measure(
                 "direct_engine",
-                engine(count, "p/", engine=transport, rate_control=rate_control),
+                engine(count, "p/", concurrency, engine=transport, rate_control=rate_control),
                 sizes.runs,
                 before,
                 check("p/", count, new),

@@ -1,7 +1,7 @@
 """A worker killed mid-batch: a mapped direct-tagging task runs in its own process, is SIGKILLed part-way
 (twice), and is retried with the same task instance identity. The final tags must be right, the undo
 log must hold every changed object's original tag set first, and a restore must bring them all back.
-Also a task stopped by Airflow's ``execution_timeout`` mid-batch on the asyncio engine."""
+Also a task stopped by Airflow's ``execution_timeout`` mid-batch on the direct engine."""
 
 from __future__ import annotations
 
@@ -155,8 +155,8 @@ def test_a_killed_mapped_task_retried_ends_right_and_restores_every_original(
     )
 
 
-def test_an_execution_timeout_stops_the_asyncio_engine_and_the_undo_log_restores_everything(
-    run_dag: Any, local_aws: Any, s3: Any, aws_faults: Any, reliability: Any
+def test_an_execution_timeout_stops_the_engine_and_the_undo_log_restores_everything(
+    run_dag: Any, local_aws: Any, s3: Any, aws_faults: Any, reliability: Any, reliability_engine: str
 ) -> None:
     """Airflow's ``execution_timeout`` (SIGALRM in the task process) hits a direct task mid-batch: the
     task fails, no tagging request goes on after it, and the undo log restores every changed object."""
@@ -202,7 +202,9 @@ def test_an_execution_timeout_stops_the_asyncio_engine_and_the_undo_log_restores
     assert restored["failed"] == 0
     assert restored["total"] >= len(changed)
     reliability.record(
-        name="execution_timeout mid-batch (direct path, asyncio engine, undo log), then restored",
+        name=(
+            f"execution_timeout mid-batch (direct path, {reliability_engine} engine, undo log), then restored"
+        ),
         faults="Airflow's execution_timeout (2 s, SIGALRM) in the task, 50 ms latency per tagging request",
         faults_injected=1,
         objects_checked=2 * len(keys),
