@@ -352,6 +352,14 @@ def _s3_ceiling(results: dict[str, Any]) -> list[str]:
     ]
     for label, verdict in verdicts.items():
         state = "meets every target" if not verdict["failed"] else "misses: " + "; ".join(verdict["failed"])
+        figure = figures[base][label]
+        if verdict["share"] < CEILING_SHARE_TARGET and "client_cores" in figure.runs[0]:
+            client, server = figure.median("client_cores"), figure.median("server_cores")
+            limit = "CPU-bound" if verdict["throttled"] < 0.001 else "throttled"
+            state += (
+                f" (why: {limit}; the task's process kept {client:.2f} cores busy and the fake server "
+                f"{server:.2f}, of the machine's {results['machine'].get('cpus', '?')})"
+            )
         out.append(f"- {label}: {state}.")
     default = results.get("default_engine")
     if default:

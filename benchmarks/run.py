@@ -362,16 +362,27 @@ def bench_s3_ceiling(
                 flush=True,
             )
 
-            def before(index: int, latency: float = latency) -> None:
+            server_cpu: list[float] = []
+
+            def before(index: int, latency: float = latency, server_cpu: list[float] = server_cpu) -> None:
                 server.reset()
                 server.configure(latency=latency, slowdown=0.0, seed=index + 1, write_rate=WRITE_CEILING)
+                server_cpu[:] = [float(server.stats()["cpu_seconds"])]
+
+            def after(index: int, result: dict[str, Any], server_cpu: list[float] = server_cpu) -> None:
+                check("p/", count, new)(index, result)
+                # Cores busy during the run: the client's (this task) and the fake server's, which
+                # share the machine.
+                seconds = float(result["seconds"])
+                result["client_cores"] = float(result["cpu_ms_per_object"]) * count / 1000 / seconds
+                result["server_cores"] = (float(server.stats()["cpu_seconds"]) - server_cpu[0]) / seconds
 
             rows[label] = measure(
                 "direct_engine",
                 engine(count, "p/", concurrency, engine=transport, rate_control=rate_control),
                 sizes.runs,
                 before,
-                check("p/", count, new),
+                after,
             )
         figures[latency] = rows
     server.configure(write_rate=0)
