@@ -67,6 +67,9 @@ def render(results: dict[str, Any]) -> str:
     out += _s3_ceiling(results)
     out += _direct(results)
     out += _sweep(results)
+    for swept, sweeps in (results.get("sweep_by_engine") or {}).items():
+        if swept != results.get("default_engine"):
+            out += _sweep({**results, "sweep": sweeps}, engine=swept)
     out += _manifest(results)
     out += _report(results)
     out += _plan(results)
@@ -177,13 +180,13 @@ def _direct(results: dict[str, Any]) -> list[str]:
     ceiling_rate = ceiling.median("ceiling_calls_per_cpu_second")
     out = ["## 1-2. Direct path at 20 ms latency: replace, merge with undo log, SlowDown", ""]
     intro = (
-        "The product's default engine is `asyncio` (`AsyncTaggingEngine`: coroutines over one aiobotocore "
-        "client)"
+        "Below, the *asyncio engine* is `TaggingEngine` over the `aiobotocore` transport "
+        '(`engine="aiobotocore"`, alias `asyncio`: coroutines over one aiobotocore client)'
     )
     if any(name in results for name in THREAD_ROWS):
         intro += (
-            "; the threaded engine (`TaggingEngine`: a thread pool over one boto3 client, "
-            '`engine="threads"`) is measured in the same run for comparison'
+            "; the *threaded engine* is the same engine over the `threads` transport (one boto3 client in a "
+            'thread pool, `engine="threads"`), measured in the same run for comparison'
         )
     out += [
         intro + ".",
@@ -355,10 +358,19 @@ def _s3_ceiling(results: dict[str, Any]) -> list[str]:
         figure = figures[base][label]
         if verdict["share"] < CEILING_SHARE_TARGET and "client_cores" in figure.runs[0]:
             client, server = figure.median("client_cores"), figure.median("server_cores")
-            limit = "CPU-bound" if verdict["throttled"] < 0.001 else "throttled"
+            cpus = str(results["machine"].get("cpus", "0")).split()[0]
+            cores = int(cpus) if cpus.isdigit() else 0
+            if verdict["throttled"] >= 0.001:
+                limit = "the rate control backed off from SlowDown answers"
+            elif client >= 0.9:
+                limit = "CPU-bound: the task's one Python thread kept about a core busy"
+            elif cores and client + server >= 0.8 * cores:
+                limit = "CPU-bound: the task and the fake server together kept the machine's cores busy"
+            else:
+                limit = "neither throttled nor CPU-bound (a short run, or requests in flight x latency)"
             state += (
                 f" (why: {limit}; the task's process kept {client:.2f} cores busy and the fake server "
-                f"{server:.2f}, of the machine's {results['machine'].get('cpus', '?')})"
+                f"{server:.2f}, of {cores or '?'})"
             )
         out.append(f"- {label}: {state}.")
     default = results.get("default_engine")
@@ -368,7 +380,9 @@ def _s3_ceiling(results: dict[str, Any]) -> list[str]:
     return out
 
 
-def _sweep(results: dict[str, Any]) -> list[str]:
+def _sweep(results: dict[str, Any], engine: str | None = None) -> list[str]:
+    """The default concurrency from the default engine's sweep (or, with ``engine``, what it would be
+    if ``engine`` were the default)."""
     sweeps: dict[float, dict[int, Any]] | None = results.get("sweep")
     if not sweeps:
         return []
@@ -380,10 +394,16 @@ def _sweep(results: dict[str, Any]) -> list[str]:
         for latency in latencies
     }
     header = " | ".join(f"objects/s at {latency * 1000:.0f} ms | CPU ms per object" for latency in latencies)
+    title = f"## The default concurrency if `{engine}` were the default engine" if engine else ""
+    which = (
+        f"The {engine} engine"
+        if engine
+        else f"The {results.get('default_engine', 'aiobotocore')} engine (the default)"
+    )
     out = [
-        "## Choosing the default concurrency",
+        title or "## Choosing the default concurrency",
         "",
-        f"The {results.get('default_engine', 'aiobotocore')} engine (the default) with the hook's client "
+        f"{which} with the hook's client "
         "for each concurrency "
         "(`max_pool_connections` = concurrency + 2), replace mode, at two S3 latencies:",
         "",
