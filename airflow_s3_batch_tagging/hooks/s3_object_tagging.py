@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import platform
+import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import asynccontextmanager, suppress
 from functools import cached_property
@@ -198,6 +199,13 @@ class S3ObjectTaggingHook(AwsBaseHook):
             with Boto3ThreadsTransport(self.transport_conn, threads=options["concurrency"]) as threads:
                 return await TaggingEngine(threads, **options).run(items, total=total)
         if name == "crt":
+            if _moto_mock_active():
+                # CRT sends on its own sockets: it would bypass the mock and try to reach AWS.
+                raise RuntimeError(
+                    "moto's in-process mock_aws is active, which the crt engine cannot use (it does not send "
+                    "through botocore): use engine='threads' there, or moto in server mode (such as "
+                    "airflow_s3_batch_tagging.testing.LocalAWS)."
+                )
             try:
                 from airflow_s3_batch_tagging.transports.crt import CrtTransport
             except ImportError as err:  # pragma: no cover - depends on the installed extras
@@ -225,6 +233,12 @@ class S3ObjectTaggingHook(AwsBaseHook):
         from airflow_s3_batch_tagging.undo import read_undo_log
 
         return read_undo_log(self.conn, location)
+
+
+def _moto_mock_active() -> bool:
+    """Whether moto's in-process ``mock_aws`` is patching botocore now (without importing moto)."""
+    models = sys.modules.get("moto.core.models")
+    return bool(getattr(getattr(models, "botocore_stubber", None), "enabled", False))
 
 
 def _run_coroutine(coroutine: Coroutine[Any, Any, TaggingResult]) -> TaggingResult:

@@ -271,3 +271,16 @@ def test_the_aiobotocore_engine_under_moto_mock_says_to_use_threads() -> None:
         hook = S3ObjectTaggingHook(aws_conn_id=None, region_name="us-east-1", concurrency=2)
         with pytest.raises(RuntimeError, match="mock_aws .* Use engine='threads' there"):
             hook.tag_objects([(ObjectRef("hook-bucket", "a"), None)], tags=TagSet({"new": "2"}))
+
+
+def test_the_crt_engine_under_moto_mock_says_to_use_threads_before_any_request() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="hook-bucket")
+        s3.put_object(Bucket="hook-bucket", Key="a", Body=b"x", Tagging="old=1")
+        hook = S3ObjectTaggingHook(aws_conn_id=None, region_name="us-east-1", concurrency=2, engine="crt")
+        with pytest.raises(RuntimeError, match="mock_aws is active.*use engine='threads'"):
+            hook.tag_objects([(ObjectRef("hook-bucket", "a"), None)], tags=TagSet({"new": "2"}))
+        assert s3.get_object_tagging(Bucket="hook-bucket", Key="a")["TagSet"] == [
+            {"Key": "old", "Value": "1"}
+        ]
