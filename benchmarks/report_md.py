@@ -367,7 +367,13 @@ def _s3_ceiling(results: dict[str, Any]) -> list[str]:
             elif cores and client + server >= 0.8 * cores:
                 limit = "CPU-bound: the task and the fake server together kept the machine's cores busy"
             else:
-                limit = "neither throttled nor CPU-bound (a short run, or requests in flight x latency)"
+                in_flight_bound = int(results.get("engine_defaults", {}).get("concurrency") or 0) / base
+                limit = (
+                    "not throttled, far below the in-flight bound (concurrency / latency = "
+                    f"{_n(in_flight_bound)}/s) and below a full core: every request passes through the "
+                    "task's one Python thread (engine, transport and awscrt's Python objects, under the GIL, "
+                    "while CRT's own threads sign and send), which sets the plateau"
+                )
             state += (
                 f" (why: {limit}; the task's process kept {client:.2f} cores busy and the fake server "
                 f"{server:.2f}, of {cores or '?'})"

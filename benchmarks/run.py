@@ -91,7 +91,7 @@ class Sizes:
             plan_keys=1 * M,
             plan_batch_size=1_000,
             load_seconds=1.0,
-            s3_ceiling_objects=3_000,
+            s3_ceiling_objects=10_000,
         )
 
 
