@@ -1,21 +1,20 @@
-"""The direct tagging engines: ``put_object_tagging`` for many objects over one shared S3 client.
+"""The direct tagging engine: ``PutObjectTagging`` for many objects, one event loop, any transport.
 
-Plain Python over a boto3-compatible S3 client (no Airflow import). Objects stream through in
-chunks so memory stays flat however many there are. Two engines share every rule (modes, reads,
-skips, the undo log, retries, counting) and differ only in how requests run concurrently:
+Plain Python (no Airflow import). One asyncio engine holds every rule: the tagging modes, which
+objects are read first, which are skipped, the undo log written before any object of its chunk,
+per-object failure records, retries, rate control, counting and cancellation. A transport
+(``airflow_s3_batch_tagging.transports``) only sends one request: over aiobotocore, a boto3 client
+in threads, or AWS's Common Runtime.
 
-- ``AsyncTaggingEngine`` (the hook's default): coroutines on one event loop sharing one
-  aiobotocore client. Same botocore pipeline (SigV4 signing, checksums, retries), but no thread
-  hand-offs: about 0.7 ms of CPU per object against about 1.2 ms for threads (BENCHMARKS.md).
-- ``TaggingEngine``: a thread pool sharing one boto3 client. Works with any boto3 client,
-  including moto's in-process ``mock_aws`` (which aiobotocore cannot use).
+Objects stream through in chunks, so memory stays flat however many there are. With an undo log,
+the previous tag sets of a chunk's objects are flushed to S3 before any object of that chunk is
+written.
 
-With an undo log, the previous tag sets of a chunk's objects are flushed to S3 before any object of
-that chunk is written.
-
-Retries: botocore retries throttling and transient errors itself (configure its retry mode on the
-client); when it gives up on a retryable error, the engine backs off and tries again a few times.
-Errors that no retry fixes (``NoSuchKey``, ``AccessDenied``, ...) are recorded for the object.
+Retries: transports make one attempt; the engine retries throttling, 5xx, timeouts and dropped
+connections up to ``max_attempts`` per request with jittered exponential backoff, and records
+errors no retry fixes (``NoSuchKey``, ``AccessDenied``, ...) for the object. Rate control: the
+requests in flight follow S3's ``SlowDown`` answers (``airflow_s3_batch_tagging.rate``), so a task
+rides S3's per-prefix ceiling instead of bursting into throttling. Measured figures: BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -24,57 +23,33 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
-
 from airflow_s3_batch_tagging.errors import InvalidTagError
+from airflow_s3_batch_tagging.rate import AdaptivePermits
+from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, describe_failed_object
 from airflow_s3_batch_tagging.tags import EMPTY_TAGS, TaggingMode, TagSet
+from airflow_s3_batch_tagging.transports.base import TransportError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
     from airflow_s3_batch_tagging.objects import ObjectRef
+    from airflow_s3_batch_tagging.transports.base import Transport
     from airflow_s3_batch_tagging.undo import UndoLogWriter
 
 
 DEFAULT_CONCURRENCY = 128
-"""Requests in flight (coroutines or threads) sharing one client. One task of the asyncio engine is
-CPU-bound on one core from about 30 requests in flight at 20 ms of S3 latency, but needs about 60 to
-keep that core busy at 50 ms: there 128 made 1,200 objects/s against 1,047 for 64, for +2 MB and
-+0.03 ms CPU per object at 20 ms (BENCHMARKS.md, "Choosing the default concurrency")."""
+"""Requests in flight at most (the rate control's ceiling); chosen from BENCHMARKS.md's sweep."""
 DEFAULT_CHUNK_SIZE = 1000
 """Objects per chunk: the unit of the undo log and the bound on objects held in flight."""
-DEFAULT_EXTRA_RETRIES = 3
-"""How often the engine retries a retryable error after botocore's own retries gave up."""
-MAX_FIRST_FAILURES = 20
-"""How many failed objects the result names."""
-
-RETRYABLE_ERROR_CODES = frozenset(
-    {
-        "SlowDown",
-        "ServiceUnavailable",
-        "InternalError",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "OperationAborted",
-        "500",
-        "502",
-        "503",
-        "504",
-    }
-)
-# Endpoint, proxy, SSL and connect-timeout errors; dropped connections, read timeouts, cut streams.
-_CONNECTION_ERRORS = (BotocoreConnectionError, HTTPClientError)
+DEFAULT_MAX_ATTEMPTS = 10
+"""Attempts per request, the first included, before a retryable error is recorded for the object."""
+DEFAULT_RETRY_BACKOFF = 0.1
+"""Seconds: the first retry waits 0.05-0.1 s, each next one twice as long (at most 20 s)."""
+MAX_RETRY_DELAY = 20.0
 
 # Outcome of one object, as a small int so the hot loop stays cheap.
 CHANGED, UNCHANGED, SKIPPED, FAILED = 0, 1, 2, 3
@@ -96,8 +71,7 @@ class ObjectFailure:
 
     def describe(self) -> str:
         """``<object>: <code> (<why>)``, for logs and error messages."""
-        why = f" ({self.message[:300]})" if self.message else ""
-        return f"{self.ref}: {self.code}{why}"
+        return describe_failed_object(str(self.ref), self.code, self.message)
 
 
 @dataclass
@@ -107,7 +81,8 @@ class TaggingResult:
     ``total == changed + unchanged + skipped + failed``. ``changed`` counts objects written (or, in a
     dry run, that would be written) with a different tag set, including writes made without reading
     first; ``unchanged`` objects already had the resulting tags and were written anyway;
-    ``skipped`` ones had them and were not written (``skip_unchanged``).
+    ``skipped`` ones had them and were not written (``skip_unchanged``). ``requests`` counts the
+    answers S3 gave (every attempt), ``throttled`` those that were ``SlowDown``.
     """
 
     dry_run: bool = False
@@ -118,6 +93,9 @@ class TaggingResult:
     failed: int = 0
     written: int = 0
     retries: int = 0
+    requests: int = 0
+    throttled: int = 0
+    transport: str | None = None
     failures_by_code: dict[str, int] = field(default_factory=dict)
     first_failures: list[ObjectFailure] = field(default_factory=list)
     undo_log: str | None = None
@@ -131,21 +109,8 @@ class TaggingResult:
     def record_failure(self, failure: ObjectFailure) -> None:
         self.failed += 1
         self.failures_by_code[failure.code] = self.failures_by_code.get(failure.code, 0) + 1
-        if len(self.first_failures) < MAX_FIRST_FAILURES:
+        if len(self.first_failures) < DEFAULT_FIRST_FAILURES:
             self.first_failures.append(failure)
-
-    def exceeds(self, max_failed_objects: int, max_failure_ratio: float) -> bool:
-        """Whether the failures exceed both tolerances (either limit allows what it covers)."""
-        if self.failed == 0:
-            return False
-        ratio = self.failed / self.total if self.total else 1.0
-        return self.failed > max_failed_objects and ratio > max_failure_ratio
-
-    def describe_failures(self, limit: int = 10) -> str:
-        """The first failures with their codes and why, for an error message (keys, no tag values)."""
-        shown = "; ".join(f.describe() for f in self.first_failures[:limit])
-        more = self.failed - min(len(self.first_failures), limit)
-        return shown + (f"; and {more} more" if more > 0 else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +122,9 @@ class TaggingResult:
             "failed": self.failed,
             "written": self.written,
             "retries": self.retries,
+            "requests": self.requests,
+            "throttled": self.throttled,
+            "transport": self.transport,
             "failures_by_code": dict(self.failures_by_code),
             "first_failures": [failure.to_dict() for failure in self.first_failures],
             "undo_log": self.undo_log,
@@ -164,6 +132,17 @@ class TaggingResult:
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "objects_per_second": round(self.objects_per_second, 1),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What a progress report says: objects done, of how many, how fast, and the rate control's state."""
+
+    done: int
+    total: int | None
+    objects_per_second: float
+    in_flight_allowed: int
+    throttled_share: float
 
 
 class _Failed(Exception):
@@ -179,55 +158,38 @@ class _Failed(Exception):
         return FAILED, ref, ObjectFailure(ref, self.code, str(self)), retries_before + self.retries
 
 
-def _metadata(err: ClientError) -> Mapping[str, Any]:
-    response: Mapping[str, Any] = err.response
-    return response.get("ResponseMetadata") or {}
-
-
-def error_code(err: BaseException) -> str:
-    """The S3 error code of a botocore error (``ClientError``), else the exception's class name."""
-    if isinstance(err, ClientError):
-        response: Mapping[str, Any] = err.response
-        code = (response.get("Error") or {}).get("Code")
-        if code:
-            return str(code)
-        status = _metadata(err).get("HTTPStatusCode")
-        return str(status) if status else "ClientError"
-    return type(err).__name__
-
-
-def is_retryable(err: BaseException) -> bool:
-    """Whether another attempt may succeed: throttling, 5xx, timeouts and dropped connections."""
-    if isinstance(err, _CONNECTION_ERRORS):
-        return True
-    if isinstance(err, ClientError):
-        if error_code(err) in RETRYABLE_ERROR_CODES:
-            return True
-        status = _metadata(err).get("HTTPStatusCode") or 0
-        return int(status) >= 500
-    return False
-
-
-def _retry_attempts(err: BaseException) -> int:
-    if isinstance(err, ClientError):
-        return int(_metadata(err).get("RetryAttempts") or 0)
-    return 0
-
-
 _Planned = tuple[int, "ObjectRef", Any, int]
-"""(outcome, ref, detail, retries); detail: for CHANGED/UNCHANGED a tuple (kwargs, result, body,
-previous), for FAILED an ``ObjectFailure``, for SKIPPED None."""
+"""(outcome, ref, detail, retries); detail: for CHANGED/UNCHANGED a tuple (result, previous), for
+FAILED an ``ObjectFailure``, for SKIPPED None."""
 
 
-class _EngineBase:
-    """The settings and rules both engines share: what to read, what to write, how to count.
+class TaggingEngine:
+    """Tags objects over one ``transport`` with at most ``concurrency`` requests in flight.
 
-    The parameters are documented once, on ``AsyncTaggingEngine``.
+    Run it on an event loop: ``await TaggingEngine(transport, ...).run(items)``. The undo log writer
+    keeps its own (blocking) client and writes from a worker thread, so the loop goes on serving
+    requests meanwhile.
+
+    :param transport: how requests reach S3 (see ``airflow_s3_batch_tagging.transports``).
+    :param tags: the tags every object gets unless it brings its own (for ``remove``: the keys).
+    :param mode: ``replace``, ``merge``, ``remove`` or ``delete``.
+    :param concurrency: requests in flight at most.
+    :param skip_unchanged: read each object's tags first and write only those that change.
+    :param dry_run: read and count what would change; write nothing (no undo log either).
+    :param undo_log: where to write the previous tag sets before changing them.
+    :param expected_bucket_owner: sent as ``ExpectedBucketOwner`` on every request.
+    :param max_attempts: attempts per request, the first included, for retryable errors.
+    :param retry_backoff: base of the jittered exponential backoff between attempts, in seconds.
+    :param rate_control: adapt the requests in flight to S3's ``SlowDown`` answers (between one and
+        ``concurrency``); off, ``concurrency`` requests are always in flight.
+    :param chunk_size: objects per chunk (undo log part).
+    :param progress: called with a ``Progress`` at most every ``progress_interval`` seconds and at
+        the end.
     """
 
     def __init__(
         self,
-        client: Any,
+        transport: Transport,
         *,
         tags: TagSet | None = None,
         mode: TaggingMode | str = TaggingMode.REPLACE,
@@ -236,62 +198,69 @@ class _EngineBase:
         dry_run: bool = False,
         undo_log: UndoLogWriter | None = None,
         expected_bucket_owner: str | None = None,
-        extra_retries: int = DEFAULT_EXTRA_RETRIES,
-        retry_backoff: float = 0.5,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+        rate_control: bool = True,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        progress: Callable[[int, int | None, float], None] | None = None,
+        progress: Callable[[Progress], None] | None = None,
         progress_interval: float = 30.0,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"Invalid concurrency {concurrency!r}: it must be at least 1.")
         if chunk_size < 1:
             raise ValueError(f"Invalid chunk_size {chunk_size!r}: it must be at least 1.")
-        self.client = client
+        if max_attempts < 1:
+            raise ValueError(f"Invalid max_attempts {max_attempts!r}: it must be at least 1.")
+        self.transport = transport
         self.mode = TaggingMode.parse(mode)
         self.tags = tags
         self.concurrency = concurrency
         self.skip_unchanged = skip_unchanged
         self.dry_run = dry_run
         self.undo_log = None if dry_run else undo_log
-        self.expected_bucket_owner = expected_bucket_owner
-        self.extra_retries = extra_retries
+        self.expected_bucket_owner = expected_bucket_owner or None
+        self.max_attempts = max_attempts
         self.retry_backoff = retry_backoff
+        self.rate_control = rate_control
         self.chunk_size = chunk_size
         self.progress = progress
         self.progress_interval = progress_interval
         self.reads = skip_unchanged or dry_run or self.undo_log is not None or self.mode.reads_current_tags
-        # The result for objects without their own tags, and its request body, computed once.
+        self.permits = AdaptivePermits(concurrency, adaptive=rate_control)
+        # The result for objects without their own tags, computed once (and so one body to encode).
         self._default_result: TagSet | None = None
-        self._default_body: dict[str, Any] | None = None
         if not self.mode.reads_current_tags and (tags is not None or self.mode is TaggingMode.DELETE):
             self._default_result = (tags or EMPTY_TAGS).apply(self.mode, EMPTY_TAGS)
-            self._default_body = {"TagSet": self._default_result.to_boto()}
 
-    # -- rules ------------------------------------------------------------------------------------
+    # -- requests ---------------------------------------------------------------------------------
 
-    def _request_kwargs(self, ref: ObjectRef) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key}
-        if ref.version_id is not None:
-            kwargs["VersionId"] = ref.version_id
-        if self.expected_bucket_owner:
-            kwargs["ExpectedBucketOwner"] = self.expected_bucket_owner
-        return kwargs
-
-    def _retry_delay(self, err: BaseException, attempt: int) -> float | None:
-        """Seconds to wait before the engine's next attempt, or None when the error is final."""
-        if attempt >= self.extra_retries or not is_retryable(err):
-            return None
-        delay = min(self.retry_backoff * 2 ** (attempt + 1), 20.0)
+    def _retry_delay(self, attempt: int) -> float:
+        delay = min(self.retry_backoff * 2**attempt, MAX_RETRY_DELAY)
         return delay * (0.5 + random.random() / 2)
 
-    @staticmethod
-    def _response_retries(response: Any) -> int:
-        metadata = response.get("ResponseMetadata") if isinstance(response, Mapping) else None
-        return int(metadata.get("RetryAttempts") or 0) if metadata else 0
+    async def _call(self, request: Callable[..., Any], *args: Any) -> tuple[Any, int]:
+        """One request with the engine's retries: return its answer and the retries it took, or raise
+        ``_Failed``. Each attempt holds one permit and tells the rate control how it went."""
+        attempt = 0
+        permits = self.permits
+        while True:
+            token = await permits.acquire()
+            throttled: bool | None = None  # no verdict when the request never got an answer
+            try:
+                answer = await request(*args)
+            except TransportError as err:
+                throttled = err.throttled
+                if not err.retryable or attempt + 1 >= self.max_attempts:
+                    raise _Failed(err.code, err.message, attempt) from None
+            else:
+                throttled = False
+                return answer, attempt
+            finally:
+                permits.release(token, throttled=throttled)
+            await asyncio.sleep(self._retry_delay(attempt))
+            attempt += 1
 
-    @staticmethod
-    def _tags_of(response: Any) -> TagSet:
-        return TagSet._trusted({tag["Key"]: tag["Value"] for tag in response.get("TagSet") or ()})
+    # -- rules ------------------------------------------------------------------------------------
 
     def _result_for(self, ref: ObjectRef, own: TagSet | None, current: TagSet) -> TagSet:
         tags = own if own is not None else self.tags
@@ -301,64 +270,73 @@ class _EngineBase:
             raise InvalidTagError(f"No tags for {ref}: mode {self.mode.value!r} needs tags.")
         return tags.apply(self.mode, current, obj=ref)
 
-    def _decide(
-        self,
-        ref: ObjectRef,
-        own: TagSet | None,
-        kwargs: dict[str, Any],
-        previous: TagSet | None,
-        retries: int,
-    ) -> _Planned:
-        """What to do with an object once its current tags (if needed) are known."""
+    async def _plan_one(self, item: TaggingItem) -> _Planned:
+        """Read the object's tags (when needed) and decide what to do with it."""
+        ref, own = item
+        previous: TagSet | None = None
+        retries = 0
+        if self.reads:
+            try:
+                previous, retries = await self._call(
+                    self.transport.get_tagging, ref, self.expected_bucket_owner
+                )
+            except _Failed as failed:
+                return failed.outcome(ref, 0)
         try:
             if own is None and self._default_result is not None:
-                result, body = self._default_result, self._default_body
+                result = self._default_result
             else:
-                result, body = self._result_for(ref, own, previous or EMPTY_TAGS), None
+                result = self._result_for(ref, own, previous or EMPTY_TAGS)
         except InvalidTagError as err:
             return FAILED, ref, ObjectFailure(ref, "InvalidTag", str(err)), retries
         if previous is not None and previous == result:
             if self.skip_unchanged:
                 return SKIPPED, ref, None, retries
-            return UNCHANGED, ref, (kwargs, result, body, previous), retries
-        return CHANGED, ref, (kwargs, result, body, previous), retries
+            return UNCHANGED, ref, (result, previous), retries
+        return CHANGED, ref, (result, previous), retries
 
-    def _write_request(self, planned: _Planned) -> tuple[str, dict[str, Any]] | None:
-        """The write an object needs (method name and kwargs), or None (skipped, failed, dry run)."""
-        outcome, _ref, detail, _retries = planned
+    async def _write_one(self, planned: _Planned) -> _Planned:
+        outcome, ref, detail, retries = planned
         if outcome >= SKIPPED or self.dry_run:
-            return None
-        kwargs, result, body, _previous = detail
-        if not result:
-            # An empty TagSet removes all tags; DeleteObjectTagging says so explicitly (and moto
-            # cannot parse an empty TagSet).
-            return "delete_object_tagging", kwargs
-        kwargs["Tagging"] = body if body is not None else {"TagSet": result.to_boto()}
-        return "put_object_tagging", kwargs
+            return planned
+        result = detail[0]
+        try:
+            if result:
+                spent = (
+                    await self._call(self.transport.put_tagging, ref, result, self.expected_bucket_owner)
+                )[1]
+            else:
+                # An empty TagSet removes all tags; DeleteObjectTagging says so explicitly (and moto
+                # cannot parse an empty TagSet).
+                spent = (await self._call(self.transport.delete_tagging, ref, self.expected_bucket_owner))[1]
+        except _Failed as failed:
+            return failed.outcome(ref, retries)
+        return outcome, ref, None, retries + spent
+
+    async def _tag_one(self, item: TaggingItem) -> _Planned:
+        return await self._write_one(await self._plan_one(item))
+
+    @staticmethod
+    async def _map(work: Callable[[Any], Any], chunk: list[Any]) -> list[_Planned]:
+        """``work`` over a chunk, in order (the permits bound the requests in flight).
+
+        An unexpected error (one ``work`` does not record per object, such as expired credentials)
+        cancels the chunk's other objects and is raised as it is.
+        """
+        tasks = [asyncio.ensure_future(work(value)) for value in chunk]
+        try:
+            return await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    # -- counting ---------------------------------------------------------------------------------
 
     @staticmethod
     def _undo_records(planned: Iterable[_Planned]) -> list[tuple[ObjectRef, TagSet]]:
-        return [(ref, detail[3]) for outcome, ref, detail, _ in planned if outcome == CHANGED]
-
-    def _new_result(self) -> TaggingResult:
-        result = TaggingResult(dry_run=self.dry_run)
-        if self.undo_log is not None:
-            result.undo_log = self.undo_log.uri
-        return result
-
-    def _report(self, result: TaggingResult, total: int | None, started: float, last_report: float) -> float:
-        """Call ``progress`` when ``progress_interval`` has passed; return the time of the last report."""
-        now = time.monotonic()
-        if self.progress is not None and now - last_report >= self.progress_interval:
-            self.progress(result.total, total, result.total / (now - started))
-            return now
-        return last_report
-
-    def _finish(self, result: TaggingResult, total: int | None, started: float) -> TaggingResult:
-        result.elapsed_seconds = time.monotonic() - started
-        if self.progress is not None:
-            self.progress(result.total, total, result.objects_per_second)
-        return result
+        return [(ref, detail[1]) for outcome, ref, detail, _ in planned if outcome == CHANGED]
 
     def _count(self, result: TaggingResult, outcomes: Iterable[_Planned]) -> None:
         counts = [0, 0, 0, 0]
@@ -376,203 +354,52 @@ class _EngineBase:
         result.retries += retries
         if not self.dry_run:
             result.written += changed + unchanged
+        result.requests = self.permits.answers
+        result.throttled = self.permits.throttled
 
+    def _report(self, result: TaggingResult, total: int | None, started: float) -> None:
+        if self.progress is None:
+            return
+        elapsed = time.monotonic() - started
+        answers = self.permits.answers
+        self.progress(
+            Progress(
+                done=result.total,
+                total=total,
+                objects_per_second=result.total / elapsed if elapsed > 0 else 0.0,
+                in_flight_allowed=self.permits.allowed,
+                throttled_share=self.permits.throttled / answers if answers else 0.0,
+            )
+        )
 
-class TaggingEngine(_EngineBase):
-    """Tags objects with one shared boto3 S3 client and a pool of ``concurrency`` threads.
-
-    :param client: a boto3 S3 client (or anything with the same methods); it must allow at least
-        ``concurrency`` pooled connections.
-
-    The other parameters are those of every engine: ``tags``, ``mode``, ``concurrency`` (threads),
-    ``skip_unchanged``, ``dry_run``, ``undo_log``, ``expected_bucket_owner``, ``extra_retries``,
-    ``retry_backoff``, ``chunk_size``, ``progress``, ``progress_interval`` (see ``AsyncTaggingEngine``).
-    """
-
-    def _call(self, method: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, int]:
-        """Call ``method``; return the response and the retries it took, or raise ``_Failed``."""
-        retries = 0
-        attempt = 0
-        while True:
-            try:
-                response = method(**kwargs)
-            except (ClientError, *_CONNECTION_ERRORS) as err:
-                retries += _retry_attempts(err)
-                delay = self._retry_delay(err, attempt)
-                if delay is None:
-                    raise _Failed(error_code(err), str(err), retries) from None
-                attempt += 1
-                retries += 1
-                time.sleep(delay)
-                continue
-            return response, retries + self._response_retries(response)
-
-    def _plan_one(self, item: TaggingItem) -> _Planned:
-        """Read (when needed) and decide."""
-        ref, own = item
-        kwargs = self._request_kwargs(ref)
-        previous: TagSet | None = None
-        retries = 0
-        if self.reads:
-            try:
-                response, retries = self._call(self.client.get_object_tagging, kwargs)
-            except _Failed as failed:
-                return failed.outcome(ref, 0)
-            previous = self._tags_of(response)
-        return self._decide(ref, own, kwargs, previous, retries)
-
-    def _write_one(self, planned: _Planned) -> _Planned:
-        request = self._write_request(planned)
-        if request is None:
-            return planned
-        outcome, ref, _detail, retries = planned
-        try:
-            retries += self._call(getattr(self.client, request[0]), request[1])[1]
-        except _Failed as failed:
-            return failed.outcome(ref, retries)
-        return outcome, ref, None, retries
-
-    def _tag_one(self, item: TaggingItem) -> _Planned:
-        return self._write_one(self._plan_one(item))
-
-    def run(self, items: Iterable[TaggingItem], *, total: int | None = None) -> TaggingResult:
-        """Tag every object of ``items`` (``(ObjectRef, own TagSet or None)`` pairs, streamed)."""
-        result = self._new_result()
-        started = last_report = time.monotonic()
-        iterator: Iterator[TaggingItem] = iter(items)
-        # Two chunks in flight at most: the next chunk is queued before the previous one is counted,
-        # so the threads never idle at a chunk boundary, and memory stays bounded.
-        pending: deque[Iterable[_Planned]] = deque()
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="s3-tagging") as pool:
-            while chunk := list(islice(iterator, self.chunk_size)):
-                if self.undo_log is None:
-                    pending.append(pool.map(self._tag_one, chunk))
-                else:
-                    planned = list(pool.map(self._plan_one, chunk))
-                    if records := self._undo_records(planned):
-                        # Flushed before any object of this chunk is written.
-                        result.undo_log_parts.append(self.undo_log.write_part(records))
-                    pending.append(pool.map(self._write_one, planned))
-                if len(pending) > 1:
-                    self._count(result, pending.popleft())
-                    last_report = self._report(result, total, started, last_report)
-            while pending:
-                self._count(result, pending.popleft())
-        return self._finish(result, total, started)
-
-
-class AsyncTaggingEngine(_EngineBase):
-    """Tags objects with one shared aiobotocore S3 client and ``concurrency`` requests in flight.
-
-    Run it on an event loop: ``await AsyncTaggingEngine(client, ...).run(items)``, with ``client``
-    an entered aiobotocore S3 client (``async with session.create_client("s3") as client``) whose
-    pool allows at least ``concurrency`` connections. The undo log writer keeps its own (blocking)
-    client and writes from a worker thread, so the loop goes on serving requests meanwhile.
-
-    :param client: an aiobotocore S3 client (or anything with the same coroutine methods).
-    :param tags: the tags every object gets unless it brings its own (for ``remove``: the keys).
-    :param mode: ``replace``, ``merge``, ``remove`` or ``delete``.
-    :param concurrency: requests in flight at most.
-    :param skip_unchanged: read each object's tags first and write only those that change.
-    :param dry_run: read and count what would change; write nothing (no undo log either).
-    :param undo_log: where to write the previous tag sets before changing them.
-    :param expected_bucket_owner: passed as ``ExpectedBucketOwner`` on every request.
-    :param extra_retries: retries after botocore gave up on a retryable error.
-    :param retry_backoff: base of the engine's exponential backoff, in seconds.
-    :param chunk_size: objects per chunk (undo log part).
-    :param progress: called as ``progress(done, total_or_None, objects_per_second)`` at most every
-        ``progress_interval`` seconds and at the end.
-    """
-
-    async def _call(self, method: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> tuple[Any, int]:
-        """Await ``method``; return the response and the retries it took, or raise ``_Failed``."""
-        retries = 0
-        attempt = 0
-        while True:
-            try:
-                response = await method(**kwargs)
-            except (ClientError, *_CONNECTION_ERRORS) as err:
-                retries += _retry_attempts(err)
-                delay = self._retry_delay(err, attempt)
-                if delay is None:
-                    raise _Failed(error_code(err), str(err), retries) from None
-                attempt += 1
-                retries += 1
-                await asyncio.sleep(delay)
-                continue
-            return response, retries + self._response_retries(response)
-
-    async def _plan_one(self, item: TaggingItem) -> _Planned:
-        ref, own = item
-        kwargs = self._request_kwargs(ref)
-        previous: TagSet | None = None
-        retries = 0
-        if self.reads:
-            try:
-                response, retries = await self._call(self.client.get_object_tagging, kwargs)
-            except _Failed as failed:
-                return failed.outcome(ref, 0)
-            previous = self._tags_of(response)
-        return self._decide(ref, own, kwargs, previous, retries)
-
-    async def _write_one(self, planned: _Planned) -> _Planned:
-        request = self._write_request(planned)
-        if request is None:
-            return planned
-        outcome, ref, _detail, retries = planned
-        try:
-            retries += (await self._call(getattr(self.client, request[0]), request[1]))[1]
-        except _Failed as failed:
-            return failed.outcome(ref, retries)
-        return outcome, ref, None, retries
-
-    async def _tag_one(self, item: TaggingItem) -> _Planned:
-        return await self._write_one(await self._plan_one(item))
-
-    async def _map(
-        self, slots: asyncio.Semaphore, work: Callable[[Any], Awaitable[_Planned]], chunk: list[Any]
-    ) -> list[_Planned]:
-        """``work`` over a chunk, in order, with no more than ``concurrency`` objects in flight overall.
-
-        An unexpected error (one ``work`` does not record per object, such as expired credentials)
-        cancels the chunk's other objects and is raised as it is.
-        """
-
-        async def one(value: Any) -> _Planned:
-            async with slots:
-                return await work(value)
-
-        tasks = [asyncio.ensure_future(one(value)) for value in chunk]
-        try:
-            return await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+    # -- the run ----------------------------------------------------------------------------------
 
     async def run(self, items: Iterable[TaggingItem], *, total: int | None = None) -> TaggingResult:
         """Tag every object of ``items`` (``(ObjectRef, own TagSet or None)`` pairs, streamed)."""
-        result = self._new_result()
+        result = TaggingResult(dry_run=self.dry_run, transport=getattr(self.transport, "name", None))
+        if self.undo_log is not None:
+            result.undo_log = self.undo_log.uri
         started = last_report = time.monotonic()
-        slots = asyncio.Semaphore(self.concurrency)
         iterator: Iterator[TaggingItem] = iter(items)
-        # As with threads: two chunks in flight at most, sharing the ``concurrency`` slots.
+        # Two chunks in flight at most, sharing the permits: the next chunk is queued before the
+        # previous one is counted, so requests never idle at a chunk boundary, and memory stays bounded.
         pending: deque[asyncio.Future[list[_Planned]]] = deque()
         try:
             while chunk := list(islice(iterator, self.chunk_size)):
                 if self.undo_log is None:
-                    pending.append(asyncio.ensure_future(self._map(slots, self._tag_one, chunk)))
+                    pending.append(asyncio.ensure_future(self._map(self._tag_one, chunk)))
                 else:
-                    planned = await self._map(slots, self._plan_one, chunk)
+                    planned = await self._map(self._plan_one, chunk)
                     if records := self._undo_records(planned):
                         # Flushed before any object of this chunk is written.
                         part = await asyncio.to_thread(self.undo_log.write_part, records)
                         result.undo_log_parts.append(part)
-                    pending.append(asyncio.ensure_future(self._map(slots, self._write_one, planned)))
+                    pending.append(asyncio.ensure_future(self._map(self._write_one, planned)))
                 if len(pending) > 1:
                     self._count(result, await pending.popleft())
-                    last_report = self._report(result, total, started, last_report)
+                    if time.monotonic() - last_report >= self.progress_interval:
+                        self._report(result, total, started)
+                        last_report = time.monotonic()
             while pending:
                 self._count(result, await pending.popleft())
         finally:
@@ -581,16 +408,8 @@ class AsyncTaggingEngine(_EngineBase):
                 future.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
-        return self._finish(result, total, started)
-
-
-def tag_objects(client: Any, items: Iterable[TaggingItem], **options: Any) -> TaggingResult:
-    """Tag ``items`` with a boto3 ``client`` and threads: ``TaggingEngine(client, **options).run(items)``."""
-    total = options.pop("total", None)
-    return TaggingEngine(client, **options).run(items, total=total)
-
-
-async def tag_objects_async(client: Any, items: Iterable[TaggingItem], **options: Any) -> TaggingResult:
-    """Tag ``items`` with an aiobotocore ``client``: ``await AsyncTaggingEngine(client, **options).run()``."""
-    total = options.pop("total", None)
-    return await AsyncTaggingEngine(client, **options).run(items, total=total)
+        result.elapsed_seconds = time.monotonic() - started
+        result.requests = self.permits.answers
+        result.throttled = self.permits.throttled
+        self._report(result, total, started)
+        return result

@@ -199,31 +199,41 @@ class _AsyncNoNetworkClient:
         return {"TagSet": [], "ResponseMetadata": _OK}
 
 
-ENGINES = ("asyncio", "threads")
-"""The direct engines measured: ``AsyncTaggingEngine`` (the hook's default) and ``TaggingEngine``."""
+ENGINES = ("aiobotocore", "threads", "crt")
+"""The engine's transports measured (``asyncio`` is accepted as the old name of ``aiobotocore``)."""
+OVERHEAD_ENGINES = ("aiobotocore", "threads")
+"""Transports that can run over a client making no request (CRT always sends)."""
 
 
-def _check_engine(engine: str) -> None:
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+def _check_engine(engine: str, choices: tuple[str, ...] = ENGINES) -> str:
+    engine = "aiobotocore" if engine == "asyncio" else engine
+    if engine not in choices:
+        raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(choices)}")
+    return engine
 
 
-def engine_overhead(count: int, latency: float, engine: str = "asyncio") -> dict[str, Any]:
-    """An engine (default settings) over a client that makes no request, answering after ``latency``."""
+def engine_overhead(count: int, latency: float, engine: str = "aiobotocore") -> dict[str, Any]:
+    """The engine (default settings) over a transport whose client makes no request, answering after
+    ``latency``."""
     import asyncio
 
     from airflow_s3_batch_tagging import direct
     from airflow_s3_batch_tagging.objects import ObjectRef
     from airflow_s3_batch_tagging.tags import TagSet
+    from airflow_s3_batch_tagging.transports.botocore import AiobotocoreTransport, Boto3ThreadsTransport
 
-    _check_engine(engine)
+    engine = _check_engine(engine, OVERHEAD_ENGINES)
     items = ((ObjectRef(BUCKET, f"o/{index}"), None) for index in range(count))
+
+    async def main() -> Any:
+        if engine == "threads":
+            with Boto3ThreadsTransport(_NoNetworkClient(latency), threads=direct.DEFAULT_CONCURRENCY) as pool:
+                return await direct.TaggingEngine(pool, tags=TagSet(NEW_TAGS)).run(items)
+        transport = AiobotocoreTransport(_AsyncNoNetworkClient(latency))
+        return await direct.TaggingEngine(transport, tags=TagSet(NEW_TAGS)).run(items)
+
     cpu, started = cpu_seconds(), time.perf_counter()
-    if engine == "threads":
-        result = direct.TaggingEngine(_NoNetworkClient(latency), tags=TagSet(NEW_TAGS)).run(items)
-    else:
-        engine_ = direct.AsyncTaggingEngine(_AsyncNoNetworkClient(latency), tags=TagSet(NEW_TAGS))
-        result = asyncio.run(engine_.run(items))
+    result = asyncio.run(main())
     seconds = time.perf_counter() - started
     cpu = cpu_seconds() - cpu
     if result.written != count:
@@ -252,7 +262,7 @@ def hook_client_config(concurrencies: list[int]) -> dict[str, Any]:
 
     Imports Airflow, so it runs in its own child process; the figures' children only import boto3.
     """
-    from airflow_s3_batch_tagging.hooks.s3_object_tagging import S3ObjectTaggingHook
+    from airflow_s3_batch_tagging.hooks.s3_object_tagging import DEFAULT_ENGINE, S3ObjectTaggingHook
 
     configs = {}
     for concurrency in concurrencies:
@@ -261,6 +271,7 @@ def hook_client_config(concurrencies: list[int]) -> dict[str, Any]:
             name: getattr(config, name, None)
             for name in ("max_pool_connections", "retries", "parameter_validation", "user_agent")
         }
+        configs[str(concurrency)]["engine"] = DEFAULT_ENGINE
     return {"configs": configs}
 
 
@@ -290,55 +301,64 @@ def direct_engine(
     undo_log: bool = False,
     client_config: dict[str, Any] | None = None,
     client_variant: str = "default",
-    engine: str = "asyncio",
+    engine: str = "aiobotocore",
+    rate_control: bool = True,
 ) -> dict[str, Any]:
-    """A direct engine through its public API, with the client the hook would give it.
-
-    ``asyncio``: ``await AsyncTaggingEngine(client, ...).run(items)`` over one entered aiobotocore
-    client, under ``asyncio.run``; ``threads``: ``TaggingEngine(client, ...).run(items)`` over one boto3
-    client. The undo log writer has its own boto3 client for ``asyncio`` (as in the hook).
-    """
+    """The engine through its public API over one transport, with the client the hook would give it
+    (one attempt per request: the engine retries), under ``asyncio.run``. The undo log writer has its
+    own boto3 client (as in the hook)."""
     import asyncio
 
     from airflow_s3_batch_tagging import direct
     from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
     from airflow_s3_batch_tagging.tags import TagSet
+    from airflow_s3_batch_tagging.transports.botocore import AiobotocoreTransport, Boto3ThreadsTransport
 
-    _check_engine(engine)
+    engine = _check_engine(engine)
     settings = engine_settings(client_config, client_variant)
-    # A boto3 client: the threaded engine's, or (asyncio) the undo log writer's only.
-    sync_client = make_client(endpoint_url, **settings) if engine == "threads" or undo_log else None
-    options: dict[str, Any] = {"tags": TagSet(NEW_TAGS), "mode": mode}
+    one_attempt = {**settings, "retries": {"mode": "standard", "total_max_attempts": 1}}
+    options: dict[str, Any] = {"tags": TagSet(NEW_TAGS), "mode": mode, "rate_control": rate_control}
     if concurrency is not None:
         options["concurrency"] = concurrency
     if undo_log:
         from airflow_s3_batch_tagging.undo import UndoLogWriter
 
-        options["undo_log"] = UndoLogWriter(sync_client, S3Location(BUCKET, f"undo/{prefix}"))
+        writer_client = make_client(endpoint_url, **settings)
+        options["undo_log"] = UndoLogWriter(writer_client, S3Location(BUCKET, f"undo/{prefix}"))
 
     def items() -> Iterator[tuple[Any, None]]:
         for index in range(count):
             yield ObjectRef(BUCKET, f"{prefix}{index}"), None
 
-    if sync_client is not None and engine == "threads":
-        sync_client.get_object_tagging(Bucket=BUCKET, Key=f"{prefix}warmup")
+    async def timed(transport: Any) -> tuple[Any, float, float]:
+        await transport.get_tagging(ObjectRef(BUCKET, f"{prefix}warmup"), None)
         cpu, started = cpu_seconds(), time.perf_counter()
-        result = direct.TaggingEngine(sync_client, **options).run(items(), total=count)
-        seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-    else:
+        outcome = await direct.TaggingEngine(transport, **options).run(items(), total=count)
+        return outcome, time.perf_counter() - started, cpu_seconds() - cpu
+
+    async def main() -> tuple[Any, float, float]:
+        if engine == "threads":
+            client = make_client(endpoint_url, **one_attempt)
+            with Boto3ThreadsTransport(client, threads=options.get("concurrency", 128)) as threads:
+                return await timed(threads)
+        if engine == "crt":
+            from airflow_s3_batch_tagging.transports.crt import CrtTransport
+
+            client = make_client(endpoint_url, **one_attempt)
+            crt = CrtTransport(client, max_connections=options.get("concurrency", direct.DEFAULT_CONCURRENCY))
+            async with crt:
+                return await timed(crt)
         from aiobotocore.session import get_session
 
-        async def main() -> tuple[Any, float, float]:
-            kwargs = async_client_kwargs(endpoint_url, settings)
-            async with get_session().create_client("s3", **kwargs) as client:
-                await client.get_object_tagging(Bucket=BUCKET, Key=f"{prefix}warmup")
-                cpu, started = cpu_seconds(), time.perf_counter()
-                outcome = await direct.AsyncTaggingEngine(client, **options).run(items(), total=count)
-                return outcome, time.perf_counter() - started, cpu_seconds() - cpu
+        async with get_session().create_client(
+            "s3", **async_client_kwargs(endpoint_url, one_attempt)
+        ) as client:
+            return await timed(AiobotocoreTransport(client))
 
-        result, seconds, cpu = asyncio.run(main())
+    result, seconds, cpu = asyncio.run(main())
     return {
         "engine": engine,
+        "rate_control": rate_control,
         "objects": count,
         "concurrency": concurrency or direct.DEFAULT_CONCURRENCY,
         "seconds": seconds,
@@ -347,6 +367,9 @@ def direct_engine(
         "failed": result.failed,
         "written": result.written,
         "retries": result.retries,
+        "requests": result.requests,
+        "throttled": result.throttled,
+        "throttled_share": result.throttled / result.requests if result.requests else 0.0,
         "undo_parts": len(result.undo_log_parts),
     }
 

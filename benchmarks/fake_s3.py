@@ -3,14 +3,19 @@
 An asyncio HTTP/1.1 server (uvloop when installed) with keep-alive, answering path-style
 ``PutObjectTagging``, ``GetObjectTagging`` and ``DeleteObjectTagging`` (``/bucket/key?tagging``,
 optional ``versionId``) in S3's XML. Each answer waits a configurable latency with ``asyncio.sleep``
-(so waiting costs no CPU) and a configurable share of requests is answered ``503 SlowDown``. Tags
-are kept in memory, so a benchmark can check afterwards that every object got its tags.
+(so waiting costs no CPU) and a configurable share of requests is answered ``503 SlowDown``. With a
+``write_rate``, it also enforces S3's per-prefix write ceiling as a token bucket per prefix (the
+bucket and the key's first path segment): each ``PUT``/``DELETE ?tagging`` takes a token; tokens
+come back at ``write_rate`` per second up to a burst of a tenth of a second's worth; a write finding
+none is answered ``503 SlowDown``, as S3 does above 3,500 writes per second per partitioned prefix.
+Tags are kept in memory, so a benchmark can check afterwards that every object got its tags.
 
 It does not check signatures or checksums: it is a throughput stand-in, not a correctness one
 (moto is that). Admin endpoints (plain JSON, no S3 semantics):
 
 - ``GET /_admin/stats``: request counters and the server's own CPU seconds;
-- ``POST /_admin/config?latency=0.02&slowdown=0.1&seed=1``: change behaviour at run time;
+- ``POST /_admin/config?latency=0.02&slowdown=0.1&seed=1&write_rate=3500``: change behaviour at run time
+  (``write_rate=0``: no ceiling);
 - ``POST /_admin/reset``: forget all tags and zero the counters;
 - ``POST /_admin/seed?bucket=b&prefix=p/&count=N&tags=k=v,k2=v2``: create objects ``p/0..N-1`` with tags;
 - ``GET /_admin/objects?bucket=b&prefix=p/``: keys and sizes of plain objects (undo log parts);
@@ -56,9 +61,13 @@ Response = tuple[int, list[tuple[str, str]], bytes]
 class FakeS3State:
     """The server's memory: tags per object version, behaviour settings and counters."""
 
-    def __init__(self, *, latency: float, slowdown: float, seed: int, require_existing: bool) -> None:
+    def __init__(
+        self, *, latency: float, slowdown: float, seed: int, require_existing: bool, write_rate: float = 0.0
+    ) -> None:
         self.latency = latency
         self.slowdown = slowdown
+        self.write_rate = write_rate
+        self.buckets: dict[str, tuple[float, float]] = {}
         self.require_existing = require_existing
         self.rng = random.Random(seed)
         self.tags: dict[TagKey, Tags] = {}
@@ -79,6 +88,11 @@ class FakeS3State:
         if self.slowdown and self.rng.random() < self.slowdown:
             self.counters["slowdown"] += 1
             return _error(503, "SlowDown", "Please reduce your request rate.")
+        if self.write_rate and method in ("PUT", "DELETE") and not plain_object:
+            if not self._take_token(f"{bucket}/{raw_key.partition('/')[0]}"):
+                self.counters["rate_limited"] += 1
+                return _error(503, "SlowDown", "Please reduce your request rate.")
+            self.counters["writes_admitted"] += 1
         if plain_object:
             return self._object(method, bucket, unquote(raw_key), body)
         key = unquote(raw_key)
@@ -109,6 +123,18 @@ class FakeS3State:
         self.counters["unsupported"] += 1
         return _error(405, "MethodNotAllowed", f"{method} is not allowed on ?tagging")
 
+    def _take_token(self, prefix: str) -> bool:
+        """Take one write token of ``prefix``'s bucket (refilled at ``write_rate``/s, burst 0.1 s)."""
+        now = time.monotonic()
+        burst = max(1.0, self.write_rate / 10)
+        tokens, last = self.buckets.get(prefix, (burst, now))
+        tokens = min(burst, tokens + (now - last) * self.write_rate)
+        if tokens < 1.0:
+            self.buckets[prefix] = (tokens, now)
+            return False
+        self.buckets[prefix] = (tokens - 1.0, now)
+        return True
+
     def _object(self, method: str, bucket: str, key: str, body: bytes) -> Response:
         """Plain PutObject / GetObject, for undo logs and manifests written next to the objects."""
         if method == "PUT":
@@ -132,6 +158,7 @@ class FakeS3State:
                 uptime_seconds=time.monotonic() - self.started,
                 latency_setting=self.latency,
                 slowdown_setting=self.slowdown,
+                write_rate_setting=self.write_rate,
                 max_rss_kb=usage.ru_maxrss,
             )
             return _json(data)
@@ -146,8 +173,12 @@ class FakeS3State:
                 self.rng.seed(int(query["seed"]))
             if "require_existing" in query:
                 self.require_existing = query["require_existing"] == "1"
-            return _json({"latency": self.latency, "slowdown": self.slowdown})
+            if "write_rate" in query:
+                self.write_rate = float(query["write_rate"])
+                self.buckets.clear()
+            return _json({"latency": self.latency, "slowdown": self.slowdown, "write_rate": self.write_rate})
         if name == "reset":
+            self.buckets.clear()
             self.tags.clear()
             self.objects.clear()
             self.counters.clear()
@@ -317,10 +348,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.020, help="seconds before each S3 answer")
     parser.add_argument("--slowdown", type=float, default=0.0, help="share of requests answered 503 SlowDown")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--write-rate", type=float, default=0.0, help="writes/s per prefix; 0: no ceiling")
     parser.add_argument("--require-existing", action="store_true", help="404 NoSuchKey for unseeded objects")
     args = parser.parse_args(argv)
     state = FakeS3State(
-        latency=args.latency, slowdown=args.slowdown, seed=args.seed, require_existing=args.require_existing
+        latency=args.latency,
+        slowdown=args.slowdown,
+        seed=args.seed,
+        require_existing=args.require_existing,
+        write_rate=args.write_rate,
     )
     coroutine = serve(args.host, args.port, state)
     if _event_loop_name() == "uvloop":

@@ -32,6 +32,10 @@ from benchmarks.child import QuietWaiter, run_in_child
 from benchmarks.fake_s3 import FakeS3Process, load_test
 
 SECTIONS = ("server", "direct", "manifest", "report", "plan")
+CEILING_CONCURRENCY = 256
+"""Requests in flight of the extra crt row at 50 ms (3,500/s there need 175)."""
+WRITE_CEILING = 3500.0
+"""S3's documented writes per second per partitioned prefix, enforced by the fake server's token bucket."""
 QUIET = QuietWaiter(budget=60.0)
 M = 1_000_000
 
@@ -60,6 +64,8 @@ class Sizes:
     plan_keys: int = 10 * M
     plan_batch_size: int = 10_000
     load_seconds: float = 2.0
+    s3_ceiling_objects: int = 20_000
+    s3_ceiling_latencies: tuple[float, ...] = (0.020, 0.050)
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -85,6 +91,7 @@ class Sizes:
             plan_keys=1 * M,
             plan_batch_size=1_000,
             load_seconds=1.0,
+            s3_ceiling_objects=10_000,
         )
 
 
@@ -206,13 +213,18 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
         results["engine_defaults"] = defaults
         default_concurrency = int(defaults["concurrency"])
         configs = run_in_child(
-            "hook_client_config", {"concurrencies": sorted({default_concurrency, *sizes.sweep})}
+            "hook_client_config",
+            {"concurrencies": sorted({default_concurrency, CEILING_CONCURRENCY, *sizes.sweep})},
         )["configs"]
-        results["client_config"] = configs[str(default_concurrency)]
+        results["client_config"] = {
+            k: v for k, v in configs[str(default_concurrency)].items() if k != "engine"
+        }
         new = direct_bench.NEW_TAGS
 
         def engine(count: int, prefix: str, concurrency: int | None = None, **options: Any) -> dict[str, Any]:
-            config = configs[str(concurrency or default_concurrency)]
+            config = {
+                k: v for k, v in configs[str(concurrency or default_concurrency)].items() if k != "engine"
+            }
             params = {"endpoint_url": url, "count": count, "prefix": prefix, "client_config": config}
             if concurrency is not None:
                 params["concurrency"] = concurrency
@@ -280,7 +292,7 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
                     "count": count,
                     "prefix": "a/",
                     "concurrency": default_concurrency,
-                    "client_config": configs[str(default_concurrency)],
+                    "client_config": results["client_config"],
                     "loop": loop,
                 },
                 runs,
@@ -300,27 +312,91 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
                 )
                 for latency in (0.0, 0.020)
             }
-            for engine_name in direct_bench.ENGINES
+            for engine_name in direct_bench.OVERHEAD_ENGINES
         }
 
-        sweeps: dict[float, dict[int, Figure]] = {}
-        for latency in sizes.sweep_latencies:
-            print(f"Concurrency sweep, asyncio engine ({latency * 1000:.0f} ms)", flush=True)
-            sweep = {}
-            for concurrency in sizes.sweep:
-                count = min(
-                    max(concurrency * sizes.sweep_objects_per_request, sizes.sweep_min_objects),
-                    sizes.sweep_max_objects,
-                )
-                sweep[concurrency] = measure(
-                    "direct_engine",
-                    engine(count, "w/", concurrency),
-                    runs,
-                    fresh(latency),
-                    check("w/", count, new),
-                )
-            sweeps[latency] = sweep
-        results["sweep"] = sweeps
+        bench_s3_ceiling(sizes, results, server, engine, check)
+        default_engine = str(configs[str(default_concurrency)].get("engine") or "aiobotocore")
+        results["default_engine"] = default_engine
+        # The default engine's sweep picks the default concurrency; crt's is measured too (when it is
+        # not the default) to show what the default would be if it were.
+        by_engine: dict[str, dict[float, dict[int, Figure]]] = {}
+        for swept in dict.fromkeys((default_engine, "crt")):
+            sweeps: dict[float, dict[int, Figure]] = {}
+            for latency in sizes.sweep_latencies:
+                print(f"Concurrency sweep, {swept} engine ({latency * 1000:.0f} ms)", flush=True)
+                sweep = {}
+                for concurrency in sizes.sweep:
+                    count = min(
+                        max(concurrency * sizes.sweep_objects_per_request, sizes.sweep_min_objects),
+                        sizes.sweep_max_objects,
+                    )
+                    sweep[concurrency] = measure(
+                        "direct_engine",
+                        engine(count, "w/", concurrency, engine=swept),
+                        runs,
+                        fresh(latency),
+                        check("w/", count, new),
+                    )
+                sweeps[latency] = sweep
+            by_engine[swept] = sweeps
+        results["sweep"] = by_engine[default_engine]
+        results["sweep_by_engine"] = by_engine
+
+
+def bench_s3_ceiling(
+    sizes: Sizes,
+    results: dict[str, Any],
+    server: FakeS3Process,
+    engine: Callable[..., dict[str, Any]],
+    check: Callable[[str, int, dict[str, str]], Callable[[int, dict[str, Any]], None]],
+) -> None:
+    """Every transport, default settings, against S3's per-prefix write ceiling (SlowDown above it)."""
+    count = sizes.s3_ceiling_objects
+    new = direct_bench.NEW_TAGS
+    figures: dict[float, dict[str, Figure]] = {}
+    for latency in sizes.s3_ceiling_latencies:
+        rows: dict[str, Figure] = {}
+        variants: list[tuple[str, str, bool, int | None]] = [
+            (name, name, True, None) for name in direct_bench.ENGINES
+        ]
+        if latency == sizes.s3_ceiling_latencies[0]:
+            variants.append(("crt, no rate control", "crt", False, None))
+        else:
+            # Little's law: 3,500/s at 50 ms needs 175 requests in flight.
+            variants.append((f"crt, concurrency {CEILING_CONCURRENCY}", "crt", True, CEILING_CONCURRENCY))
+        for label, transport, rate_control, concurrency in variants:
+            print(
+                f"S3 write ceiling {WRITE_CEILING:.0f}/s per prefix, {label} ({latency * 1000:.0f} ms)",
+                flush=True,
+            )
+
+            server_cpu: list[float] = []
+
+            def before(index: int, latency: float = latency, server_cpu: list[float] = server_cpu) -> None:
+                server.reset()
+                server.configure(latency=latency, slowdown=0.0, seed=index + 1, write_rate=WRITE_CEILING)
+                server_cpu[:] = [float(server.stats()["cpu_seconds"])]
+
+            def after(index: int, result: dict[str, Any], server_cpu: list[float] = server_cpu) -> None:
+                check("p/", count, new)(index, result)
+                # Cores busy during the run: the client's (this task) and the fake server's, which
+                # share the machine.
+                seconds = float(result["seconds"])
+                result["client_cores"] = float(result["cpu_ms_per_object"]) * count / 1000 / seconds
+                result["server_cores"] = (float(server.stats()["cpu_seconds"]) - server_cpu[0]) / seconds
+
+            rows[label] = measure(
+                "direct_engine",
+                engine(count, "p/", concurrency, engine=transport, rate_control=rate_control),
+                sizes.runs,
+                before,
+                after,
+            )
+        figures[latency] = rows
+    server.configure(write_rate=0)
+    results["s3_ceiling"] = figures
+    results["write_ceiling"] = WRITE_CEILING
 
 
 def bench_manifest(sizes: Sizes, results: dict[str, Any], workdir: str) -> None:

@@ -1,10 +1,12 @@
-"""Hook for direct object tagging: one S3 client sized for many requests in flight, and the engine over it."""
+"""Hook for direct object tagging: S3 clients sized for many requests in flight, and the engine over
+one of its transports."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
 import platform
+import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import asynccontextmanager, suppress
 from functools import cached_property
@@ -18,12 +20,13 @@ from botocore.config import Config
 from airflow_s3_batch_tagging import __version__
 from airflow_s3_batch_tagging.direct import (
     DEFAULT_CONCURRENCY,
-    AsyncTaggingEngine,
+    DEFAULT_MAX_ATTEMPTS,
     TaggingEngine,
     TaggingItem,
     TaggingResult,
 )
 from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
+from airflow_s3_batch_tagging.transports.botocore import AiobotocoreTransport, Boto3ThreadsTransport
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
@@ -35,29 +38,33 @@ STATIC_USER_AGENT = (
     f"Boto3/{boto3.__version__} Botocore/{botocore.__version__} Python/{platform.python_version()} "
     f"airflow-s3-batch-tagging/{__version__}"
 )
-DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_RETRY_MODE = "standard"
 RETRY_MODES = ("standard", "adaptive", "legacy")
-ENGINES = ("asyncio", "threads")
-"""``asyncio``: coroutines over one aiobotocore client (the default: about a third less CPU per object,
-BENCHMARKS.md); ``threads``: a thread pool over one boto3 client (works under moto's ``mock_aws``)."""
-DEFAULT_ENGINE = "asyncio"
+ENGINES = ("aiobotocore", "threads", "crt")
+"""The engine's transports: ``aiobotocore`` (coroutines over one aiobotocore client), ``threads`` (one
+boto3 client in a thread pool; works under moto's in-process ``mock_aws``) and ``crt`` (AWS's Common
+Runtime: SigV4 and HTTP in native code; needs the ``crt`` extra). BENCHMARKS.md compares them."""
+ENGINE_ALIASES = {"asyncio": "aiobotocore"}
+"""Earlier names, still accepted."""
+DEFAULT_ENGINE = "aiobotocore"
 
 
 class S3ObjectTaggingHook(AwsBaseHook):
-    """Interact with Amazon S3 object tags through one client shared by ``concurrency`` requests in flight.
+    """Interact with Amazon S3 object tags through clients shared by ``concurrency`` requests in flight.
 
-    The client gets ``max_pool_connections`` of at least ``concurrency`` and botocore's retries
-    (``retry_mode``, ``max_attempts``), merged over the connection's own botocore config. Tagging runs
-    on the ``engine`` chosen: ``asyncio`` (an aiobotocore client with the same config, on an event
-    loop of its own) or ``threads`` (the boto3 client ``conn``, shared by a thread pool).
+    ``conn`` (a boto3 client: undo logs, batch references) gets ``max_pool_connections`` of at least
+    ``concurrency`` and botocore's retries (``retry_mode``, ``max_attempts``), merged over the
+    connection's own botocore config. Tagging runs on the engine
+    (:class:`~airflow_s3_batch_tagging.direct.TaggingEngine`) over the transport ``engine`` names,
+    whose client makes one attempt per request: the engine retries (up to ``max_attempts``) and
+    adapts its requests in flight to S3's throttling.
 
-    :param concurrency: requests in flight at most (coroutines or threads).
-    :param max_attempts: attempts per request, the first included (botocore's ``total_max_attempts``).
-    :param retry_mode: botocore's retry mode: ``standard`` or ``adaptive`` (client-side rate limiting).
+    :param concurrency: requests in flight at most.
+    :param max_attempts: attempts per request, the first included.
+    :param retry_mode: botocore's retry mode of ``conn``: ``standard`` or ``adaptive``.
     :param expected_bucket_owner: account id sent as ``ExpectedBucketOwner`` on every S3 request of the
-        client that accepts it (tags, manifest reads, listings, undo log writes and reads).
-    :param engine: ``asyncio`` (default) or ``threads``, see ``ENGINES``.
+        clients that accept it (tags, manifest reads, listings, undo log writes and reads).
+    :param engine: the transport, one of ``ENGINES`` (``asyncio`` is an alias of ``aiobotocore``).
 
     Additional arguments (such as ``aws_conn_id``) may be specified and are passed down to the
     underlying AwsBaseHook.
@@ -84,14 +91,20 @@ class S3ObjectTaggingHook(AwsBaseHook):
         self.expected_bucket_owner = expected_bucket_owner
         self.engine = engine
 
+    @property
+    def transport_name(self) -> str:
+        """The engine's transport: ``engine`` with aliases resolved."""
+        return ENGINE_ALIASES.get(self.engine, self.engine)
+
     def tagging_config(self) -> Config:
-        """The botocore config of the shared client: the connection's, plus pool size and retries."""
+        """The botocore config of ``conn``: the connection's, plus pool size and retries."""
         if not isinstance(self.concurrency, int) or self.concurrency < 1:
             raise ValueError(f"Invalid concurrency {self.concurrency!r}: it must be a positive integer.")
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise ValueError(f"Invalid max_attempts {self.max_attempts!r}: it must be a positive integer.")
-        if self.engine not in ENGINES:
-            raise ValueError(f"Invalid engine {self.engine!r}: choose one of {', '.join(ENGINES)}.")
+        if self.transport_name not in ENGINES:
+            choices = ", ".join((*ENGINES, *ENGINE_ALIASES))
+            raise ValueError(f"Invalid engine {self.engine!r}: choose one of {choices}.")
         if self.retry_mode not in RETRY_MODES:
             raise ValueError(
                 f"Invalid retry_mode {self.retry_mode!r}: choose one of {', '.join(RETRY_MODES)}."
@@ -112,6 +125,11 @@ class S3ObjectTaggingHook(AwsBaseHook):
             settings["user_agent"] = STATIC_USER_AGENT
         return base.merge(Config(**settings))
 
+    def transport_config(self) -> Config:
+        """The botocore config of the transports' clients: ``conn``'s, with one attempt per request
+        (the engine retries, so it sees every throttled answer)."""
+        return self.tagging_config().merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
     @cached_property
     def conn(self) -> Any:
         """One boto3 S3 client, safe to share between threads (cached)."""
@@ -119,15 +137,23 @@ class S3ObjectTaggingHook(AwsBaseHook):
         expect_bucket_owner(client, self.expected_bucket_owner)
         return client
 
+    @cached_property
+    def transport_conn(self) -> Any:
+        """The boto3 S3 client of the ``threads`` transport, and the endpoint rules and credentials
+        of the ``crt`` one (cached)."""
+        client: Any = self.get_client_type(region_name=self.region_name, config=self.transport_config())
+        expect_bucket_owner(client, self.expected_bucket_owner)
+        return client
+
     @asynccontextmanager
     async def async_tagging_client(self) -> AsyncIterator[Any]:
-        """A new aiobotocore S3 client with the same config (and ``ExpectedBucketOwner``) as ``conn``.
+        """A new aiobotocore S3 client with the transports' config (and ``ExpectedBucketOwner``).
 
         Use it as ``async with hook.async_tagging_client() as client``; it belongs to the event loop
-        it is entered on, so each ``asyncio`` run of ``tag_objects`` makes its own.
+        it is entered on, so each ``aiobotocore`` run of ``tag_objects`` makes its own.
         """
         creator: Any = self.get_client_type(
-            region_name=self.region_name, config=self.tagging_config(), deferrable=True
+            region_name=self.region_name, config=self.transport_config(), deferrable=True
         )
         async with creator as client:
             expect_bucket_owner(client, self.expected_bucket_owner)
@@ -144,14 +170,14 @@ class S3ObjectTaggingHook(AwsBaseHook):
         **options: Any,
     ) -> TaggingResult:
         """Tag objects concurrently with ``PutObjectTagging`` / ``DeleteObjectTagging`` (reading
-        with ``GetObjectTagging`` where needed), on the hook's ``engine``. ``options`` are those of
-        :class:`~airflow_s3_batch_tagging.direct.AsyncTaggingEngine`; ``concurrency`` defaults to the
-        hook's. Blocks until done; ``items`` is consumed chunk by chunk as objects complete.
+        with ``GetObjectTagging`` where needed), over the hook's ``engine``. ``options`` are those of
+        :class:`~airflow_s3_batch_tagging.direct.TaggingEngine`; ``concurrency`` and ``max_attempts``
+        default to the hook's. Blocks until done; ``items`` is consumed chunk by chunk as objects
+        complete.
         """
         options.setdefault("concurrency", self.concurrency)
+        options.setdefault("max_attempts", self.max_attempts)
         self.tagging_config()  # validates the settings before any request
-        if self.engine == "threads":
-            return TaggingEngine(self.conn, **options).run(items, total=total)
         try:
             return _run_coroutine(self._tag_objects_async(items, total, options))
         except TypeError as err:
@@ -160,7 +186,7 @@ class S3ObjectTaggingHook(AwsBaseHook):
             # What aiobotocore raises when a boto3-only patch such as moto's in-process mock_aws
             # answers its request with a synchronous response.
             raise RuntimeError(
-                "The asyncio engine's aiobotocore client got a synchronous HTTP response: is moto's "
+                "The aiobotocore engine's client got a synchronous HTTP response: is moto's "
                 "in-process mock_aws (or another boto3-only patch) active? Use engine='threads' there, "
                 "or moto in server mode (such as airflow_s3_batch_tagging.testing.LocalAWS)."
             ) from err
@@ -168,8 +194,33 @@ class S3ObjectTaggingHook(AwsBaseHook):
     async def _tag_objects_async(
         self, items: Iterable[TaggingItem], total: int | None, options: dict[str, Any]
     ) -> TaggingResult:
+        name = self.transport_name
+        if name == "threads":
+            with Boto3ThreadsTransport(self.transport_conn, threads=options["concurrency"]) as threads:
+                return await TaggingEngine(threads, **options).run(items, total=total)
+        if name == "crt":
+            if _moto_mock_active():
+                # CRT sends on its own sockets: it would bypass the mock and try to reach AWS.
+                raise RuntimeError(
+                    "moto's in-process mock_aws is active, which the crt engine cannot use (it does not send "
+                    "through botocore): use engine='threads' there, or moto in server mode (such as "
+                    "airflow_s3_batch_tagging.testing.LocalAWS)."
+                )
+            try:
+                from airflow_s3_batch_tagging.transports.crt import CrtTransport
+            except ImportError as err:  # pragma: no cover - depends on the installed extras
+                raise RuntimeError(
+                    "engine='crt' needs AWS's Common Runtime: pip install 'airflow-s3-batch-tagging[crt]'."
+                ) from err
+            crt = CrtTransport(
+                self.transport_conn,
+                max_connections=options["concurrency"],
+                user_agent=f"{STATIC_USER_AGENT} md/crt",
+            )
+            async with crt:
+                return await TaggingEngine(crt, **options).run(items, total=total)
         async with self.async_tagging_client() as client:
-            return await AsyncTaggingEngine(client, **options).run(items, total=total)
+            return await TaggingEngine(AiobotocoreTransport(client), **options).run(items, total=total)
 
     def read_batch(self, batch: Mapping[str, Any]) -> list[ObjectRef]:
         """The objects of a batch reference (ranged ``GetObject`` / ``ListObjectsV2``)."""
@@ -182,6 +233,12 @@ class S3ObjectTaggingHook(AwsBaseHook):
         from airflow_s3_batch_tagging.undo import read_undo_log
 
         return read_undo_log(self.conn, location)
+
+
+def _moto_mock_active() -> bool:
+    """Whether moto's in-process ``mock_aws`` is patching botocore now (without importing moto)."""
+    models = sys.modules.get("moto.core.models")
+    return bool(getattr(getattr(models, "botocore_stubber", None), "enabled", False))
 
 
 def _run_coroutine(coroutine: Coroutine[Any, Any, TaggingResult]) -> TaggingResult:

@@ -11,7 +11,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, task
 
 from airflow_s3_batch_tagging.accounts import validate_expected_bucket_owner
-from airflow_s3_batch_tagging.direct import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, TaggingResult
+from airflow_s3_batch_tagging.direct import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, Progress, TaggingResult
 from airflow_s3_batch_tagging.errors import InvalidObjectRefError, InvalidTagError, S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.s3_object_tagging import (
     DEFAULT_ENGINE,
@@ -26,7 +26,11 @@ from airflow_s3_batch_tagging.planning import (
     parse_object_entries,
     plan_batches,
 )
-from airflow_s3_batch_tagging.report import validate_failure_tolerance
+from airflow_s3_batch_tagging.report import (
+    failures_tolerated,
+    intolerable_failures_message,
+    validate_failure_tolerance,
+)
 from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
 from airflow_s3_batch_tagging.undo import UndoLogWriter, first_records, undo_task_location
 
@@ -36,10 +40,8 @@ if TYPE_CHECKING:
     from airflow_s3_batch_tagging.direct import TaggingItem
 
 
-MAX_LOGGED_FAILURES = 10
 # Airflow's key for a task's return value (BaseXCom.XCOM_RETURN_KEY on 3.x, utils.xcom on 2.x).
 XCOM_RETURN_KEY = "return_value"
-"""Failed objects named one per log line (the result keeps up to 20)."""
 
 
 def _as_bool(value: Any, name: str) -> bool:
@@ -110,8 +112,16 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         validate_expected_bucket_owner(self.expected_bucket_owner)
         return dry_run, skip_unchanged
 
-    def _log_progress(self, done: int, total: int | None, rate: float) -> None:
-        self.log.info("Tagging progress: %s/%s objects done (%.1f objects/s).", done, total or "?", rate)
+    def _log_progress(self, progress: Progress) -> None:
+        self.log.info(
+            "Tagging progress: %s/%s objects done (%.1f objects/s; requests in flight allowed: %s, "
+            "throttled: %.1f%%).",
+            progress.done,
+            progress.total or "?",
+            progress.objects_per_second,
+            progress.in_flight_allowed,
+            progress.throttled_share * 100,
+        )
 
     def _finish(self, result: TaggingResult, context: Context) -> dict[str, Any]:
         """Log the outcome and return the result; fail the task when failures exceed the tolerance.
@@ -120,7 +130,8 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         downstream task (``trigger_rule="all_done"``) to read.
         """
         self.log.info(
-            "%s %s objects in %.1f s: changed=%s unchanged=%s skipped=%s failed=%s retries=%s; undo log: %s.",
+            "%s %s objects in %.1f s: changed=%s unchanged=%s skipped=%s failed=%s retries=%s "
+            "throttled=%s/%s requests; undo log: %s.",
             "Checked (dry run)" if result.dry_run else "Tagged",
             result.total,
             result.elapsed_seconds,
@@ -129,21 +140,35 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
             result.skipped,
             result.failed,
             result.retries,
+            result.throttled,
+            result.requests,
             result.undo_log or "none",
         )
         if result.failed:
             self.log.warning("Failures by error code: %s", result.failures_by_code)
-            for failure in result.first_failures[:MAX_LOGGED_FAILURES]:
+            for failure in result.first_failures:
                 self.log.warning("Failed: %s", failure.describe())
         summary = result.to_dict()
-        if result.exceeds(self.max_failed_objects, self.max_failure_ratio):
+        if not failures_tolerated(
+            result.failed,
+            result.total,
+            max_failed_tasks=self.max_failed_objects,
+            max_failure_ratio=self.max_failure_ratio,
+        ):
             if self.do_xcom_push:
                 context["ti"].xcom_push(key=XCOM_RETURN_KEY, value=summary)
             raise AirflowException(
-                f"{result.failed} of {result.total} objects could not be tagged, more than the tolerance "
-                f"(max_failed_objects={self.max_failed_objects}, "
-                f"max_failure_ratio={self.max_failure_ratio}). By code: {result.failures_by_code}. "
-                f"First failures: {result.describe_failures()}"
+                intolerable_failures_message(
+                    result.failed,
+                    result.total,
+                    unit="objects",
+                    tolerance={
+                        "max_failed_objects": self.max_failed_objects,
+                        "max_failure_ratio": self.max_failure_ratio,
+                    },
+                    failures_by_code=result.failures_by_code,
+                    first_failures=[failure.describe() for failure in result.first_failures],
+                )
             )
         return summary
 
@@ -173,11 +198,12 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
     :param max_failed_objects: how many objects may fail without failing the task.
     :param max_failure_ratio: which share of the objects (0 to 1) may fail without failing the task;
         the task fails only when the failures exceed both limits.
-    :param max_attempts: botocore's attempts per request, first included.
-    :param retry_mode: botocore's retry mode, ``standard`` or ``adaptive``.
-    :param engine: ``asyncio`` (the default: coroutines over one aiobotocore client, the least CPU
-        per object) or ``threads`` (a thread pool over one boto3 client; use it under moto's
-        in-process ``mock_aws``, which aiobotocore cannot use).
+    :param max_attempts: attempts per request, first included (the engine retries throttling,
+        5xx, timeouts and resets; requests in flight adapt to S3's ``SlowDown``).
+    :param retry_mode: botocore's retry mode of the client reading batches and writing the undo log.
+    :param engine: the transport: ``aiobotocore`` (the default; ``asyncio`` is an alias), ``crt``
+        (AWS's Common Runtime, the least CPU per object; needs the ``crt`` extra) or ``threads`` (a
+        thread pool over one boto3 client; use it under moto's in-process ``mock_aws``).
     :param chunk_size: objects per chunk: the unit of the undo log.
     :param progress_interval: seconds between progress log lines.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
@@ -185,8 +211,9 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
     :param verify: Whether or not to verify SSL certificates.
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     :return: a small dict: ``total``, ``changed``, ``unchanged``, ``skipped``, ``failed``, ``written``,
-        ``retries``, ``failures_by_code``, ``first_failures`` (at most 20), ``undo_log``,
-        ``undo_log_parts``, ``dry_run``, ``elapsed_seconds``, ``objects_per_second``.
+        ``retries``, ``requests``, ``throttled``, ``transport``, ``failures_by_code``,
+        ``first_failures`` (at most 10), ``undo_log``, ``undo_log_parts``, ``dry_run``,
+        ``elapsed_seconds``, ``objects_per_second``.
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -298,7 +325,7 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
             )
             undo_writer = UndoLogWriter(self.hook.conn, location)
         self.log.info(
-            "%s %s objects: mode=%s, concurrency=%s (%s), skip_unchanged=%s, undo log: %s.",
+            "%s %s objects: mode=%s, concurrency=%s (engine %s), skip_unchanged=%s, undo log: %s.",
             "Checking (dry run)" if dry_run else "Tagging",
             len(items),
             mode.value,
@@ -357,11 +384,12 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
     :param dry_run: read and report what would change; write nothing. (templated)
     :param max_failed_objects: how many objects may fail without failing the task.
     :param max_failure_ratio: which share of the objects may fail without failing the task.
-    :param max_attempts: botocore's attempts per request, first included.
-    :param retry_mode: botocore's retry mode, ``standard`` or ``adaptive``.
-    :param engine: ``asyncio`` (the default: coroutines over one aiobotocore client, the least CPU
-        per object) or ``threads`` (a thread pool over one boto3 client; use it under moto's
-        in-process ``mock_aws``, which aiobotocore cannot use).
+    :param max_attempts: attempts per request, first included (the engine retries throttling,
+        5xx, timeouts and resets; requests in flight adapt to S3's ``SlowDown``).
+    :param retry_mode: botocore's retry mode of the client reading batches and writing the undo log.
+    :param engine: the transport: ``aiobotocore`` (the default; ``asyncio`` is an alias), ``crt``
+        (AWS's Common Runtime, the least CPU per object; needs the ``crt`` extra) or ``threads`` (a
+        thread pool over one boto3 client; use it under moto's in-process ``mock_aws``).
     :param progress_interval: seconds between progress log lines.
     :param aws_conn_id: The Airflow connection used for AWS credentials.
     :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.

@@ -1,4 +1,4 @@
-"""The direct-path measurements tag real objects on the fake S3 server, with both engines
+"""The direct-path measurements tag real objects on the fake S3 server, over every transport
 (benchmarks/direct_bench.py), in a few seconds."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def server() -> Iterator[FakeS3Process]:
 @pytest.fixture
 def url(server: FakeS3Process) -> str:
     server.reset()
-    server.configure(latency=0.002, slowdown=0.0)
+    server.configure(latency=0.002, slowdown=0.0, write_rate=0)
     return server.endpoint_url
 
 
@@ -68,8 +68,24 @@ def test_direct_engine_retries_slowdowns_and_loses_nothing(url: str, server: Fak
     server.configure(latency=0.0, slowdown=0.2, seed=3)
     result = direct_bench.direct_engine(url, 80, "s/", concurrency=8, client_config=CLIENT_CONFIG)
     assert (result["written"], result["failed"]) == (80, 0)
-    assert result["retries"] == server.stats()["slowdown"] > 0
+    assert result["retries"] == result["throttled"] == server.stats()["slowdown"] > 0
     assert server.count(direct_bench.BUCKET, "s/", direct_bench.NEW_TAGS) == 80
+
+
+@pytest.mark.parametrize("engine", direct_bench.ENGINES)
+def test_direct_engine_under_a_write_ceiling_loses_nothing_and_counts_throttling(
+    engine: str, url: str, server: FakeS3Process
+) -> None:
+    server.configure(write_rate=300)
+    result = direct_bench.direct_engine(
+        url, 400, "t/", concurrency=32, client_config=CLIENT_CONFIG, engine=engine
+    )
+    stats = server.stats()
+    assert (result["written"], result["failed"]) == (400, 0)
+    assert result["throttled"] == stats.get("rate_limited", 0)
+    assert result["requests"] == 400 + result["throttled"]
+    assert 0 <= result["throttled_share"] < 1
+    assert server.count(direct_bench.BUCKET, "t/", direct_bench.NEW_TAGS) == 400
 
 
 def test_bare_aiobotocore_tags_every_object(url: str, server: FakeS3Process) -> None:
@@ -78,7 +94,7 @@ def test_bare_aiobotocore_tags_every_object(url: str, server: FakeS3Process) -> 
     assert server.count(direct_bench.BUCKET, "a/", direct_bench.NEW_TAGS) == 50
 
 
-@pytest.mark.parametrize("engine", direct_bench.ENGINES)
+@pytest.mark.parametrize("engine", direct_bench.OVERHEAD_ENGINES)
 def test_engine_overhead_runs_each_engine_without_requests(engine: str) -> None:
     result = direct_bench.engine_overhead(200, 0.0, engine=engine)
     assert (result["engine"], result["objects"]) == (engine, 200)

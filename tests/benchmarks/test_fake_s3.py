@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,3 +75,28 @@ def test_seeded_objects_and_plain_objects(client: Any, server: FakeS3Process) ->
     client.put_object(Bucket="b-bucket", Key="undo/part-0.jsonl", Body=b"{}\n")
     assert client.get_object(Bucket="b-bucket", Key="undo/part-0.jsonl")["Body"].read() == b"{}\n"
     assert server.count("b-bucket", "p/", {"owner": "x"}) == 5
+
+
+def test_the_write_ceiling_is_a_token_bucket_per_prefix(client: Any, server: FakeS3Process) -> None:
+    server.configure(write_rate=50)
+    try:
+        tagging = {"TagSet": [{"Key": "a", "Value": "b"}]}
+        codes = []
+        started = time.monotonic()
+        for index in range(120):
+            try:
+                client.put_object_tagging(Bucket="b-bucket", Key=f"hot/{index}", Tagging=tagging)
+                codes.append("ok")
+            except ClientError as err:
+                codes.append(err.response["Error"]["Code"])
+        elapsed = time.monotonic() - started
+        # A burst of a tenth of a second's worth (5), then 50 per second: the rest is SlowDown.
+        assert set(codes) == {"ok", "SlowDown"}
+        assert 5 <= codes.count("ok") <= 5 + 50 * elapsed + 1
+        # Another prefix has its own bucket, and reads take no token.
+        client.put_object_tagging(Bucket="b-bucket", Key="cold/0", Tagging=tagging)
+        client.get_object_tagging(Bucket="b-bucket", Key="hot/0")
+        stats = server.stats()
+        assert stats["rate_limited"] == codes.count("SlowDown")
+    finally:
+        server.configure(write_rate=0)

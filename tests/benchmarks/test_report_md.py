@@ -143,3 +143,36 @@ def test_sweep_prefers_the_smaller_concurrency_when_the_runs_overlap() -> None:
     text = render(data)
     assert "top: 256" in text
     assert "**Recommended default concurrency: 128.**" in text
+
+
+def test_the_s3_ceiling_section_judges_each_transport_against_the_issues_targets() -> None:
+    data = results(128, sweep(SWEEP_20MS, SWEEP_50MS))
+    data["write_ceiling"] = 3500.0
+    data["default_engine"] = "aiobotocore"
+
+    def at_ceiling(
+        rate: float, cpu: float, throttled: float, lost: float = 0.0, rate_control: bool = True
+    ) -> Figure:
+        result = engine(rate, cpu, throttled_share=throttled, lost=lost)
+        for run in result.runs:
+            run["rate_control"] = rate_control
+        return result
+
+    data["s3_ceiling"] = {
+        0.020: {
+            "crt": at_ceiling(3200.0, 0.25, 0.01),  # 91% of 3,500, 0.28x of bare botocore's 0.9 ms
+            "aiobotocore": at_ceiling(1400.0, 0.65, 0.0),
+            "crt, no rate control": at_ceiling(2400.0, 0.30, 0.13, lost=69.0, rate_control=False),
+        },
+        0.050: {"crt": at_ceiling(2500.0, 0.26, 0.0)},
+    }
+    text = render(data)
+    assert "## One task at S3's ceiling" in text
+    assert "| 20 ms | crt | 3,200 (2,880-3,520) | 91% | 0.25 | 0.28x | 1.0% | 0 |" in text
+    assert "- crt: meets every target." in text
+    assert (
+        "- aiobotocore: misses: objects/s 40% of the ceiling < 85%; CPU 0.72x bare botocore > 0.3x." in text
+    )
+    assert "no rate control:" not in text  # not a default-settings row: not judged
+    assert "| 20 ms | crt, no rate control |" in text
+    assert "| 50 ms | crt | 2,500" in text

@@ -1,5 +1,5 @@
-"""The direct-path hook: one client sized for its requests in flight, merged over the connection's config;
-both engines (asyncio against the local stand-in, threads under moto's in-process mock)."""
+"""The direct-path hook: clients sized for their requests in flight, merged over the connection's config;
+every engine (aiobotocore and crt against the local stand-in, threads under moto's in-process mock)."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def test_tag_objects_on_the_threads_engine_under_moto_mock(monkeypatch: pytest.M
 
 
 @pytest.mark.e2e
-async def test_the_asyncio_client_has_the_same_settings_as_the_threads_client(
+async def test_the_transport_clients_keep_the_connection_config_and_make_one_attempt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     extra = {"config_kwargs": {"connect_timeout": 7}, "region_name": "eu-west-1"}
@@ -111,19 +111,22 @@ async def test_the_asyncio_client_has_the_same_settings_as_the_threads_client(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     hook = S3ObjectTaggingHook(aws_conn_id="tagging_aws", concurrency=50, max_attempts=6, engine="asyncio")
-    async with hook.async_tagging_client() as client:
-        assert type(client).__module__.startswith("aiobotocore")
-        assert client.meta.region_name == "eu-west-1"
-        assert client.meta.config.max_pool_connections >= 50
-        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
-        assert client.meta.config.connect_timeout == 7
-        assert type(client._serializer).__name__ != "ParamValidationDecorator"
-        assert client.meta.config.user_agent.startswith(STATIC_USER_AGENT)
+    assert hook.transport_name == "aiobotocore"
+    # The engine retries (max_attempts) and must see every throttled answer: one attempt per request.
+    async with hook.async_tagging_client() as async_client:
+        assert type(async_client).__module__.startswith("aiobotocore")
+        for client in (async_client, hook.transport_conn):
+            assert client.meta.region_name == "eu-west-1"
+            assert client.meta.config.max_pool_connections >= 50
+            assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
+            assert client.meta.config.connect_timeout == 7
+            assert type(client._serializer).__name__ != "ParamValidationDecorator"
+            assert client.meta.config.user_agent.startswith(STATIC_USER_AGENT)
 
 
 @pytest.mark.e2e
 @pytest.mark.usefixtures("aws_default_conn")
-def test_the_asyncio_engine_tags_through_the_connection_with_undo_log_and_owner(
+def test_the_aiobotocore_engine_tags_through_the_connection_with_undo_log_and_owner(
     local_aws: LocalAWS, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3 = local_aws.client("s3")
@@ -144,7 +147,7 @@ def test_the_asyncio_engine_tags_through_the_connection_with_undo_log_and_owner(
 
     monkeypatch.setattr(S3ObjectTaggingHook, "async_tagging_client", recording_client)
     hook = S3ObjectTaggingHook(concurrency=4, expected_bucket_owner=local_aws.account_id)
-    assert hook.engine == "asyncio"
+    assert hook.engine == "aiobotocore"
     location = S3Location(s3_bucket, "undo/")
     result = hook.tag_objects(
         [(ObjectRef(s3_bucket, key), None) for key in keys],
@@ -158,6 +161,33 @@ def test_the_asyncio_engine_tags_through_the_connection_with_undo_log_and_owner(
         assert {t["Key"]: t["Value"] for t in tagged} == {"old": "1", "new": "2"}
     assert len(sent_owner) == 24  # a read and a write per object, every one with the owner
     assert set(sent_owner) == {local_aws.account_id}
+    assert {r.ref.key: r.tags.to_dict() for r in hook.read_undo_log(location)} == {
+        k: {"old": "1"} for k in keys
+    }
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("aws_default_conn")
+@pytest.mark.parametrize("engine", ["asyncio", "threads", "crt"])
+def test_each_engine_tags_through_the_airflow_connection_with_an_undo_log(
+    local_aws: LocalAWS, s3_bucket: str, engine: str
+) -> None:
+    s3 = local_aws.client("s3")
+    keys = [f"dir/{i} ü+%.csv" for i in range(8)]
+    for key in keys:
+        s3.put_object(Bucket=s3_bucket, Key=key, Body=b"x", Tagging="old=1")
+    hook = S3ObjectTaggingHook(concurrency=4, engine=engine)
+    location = S3Location(s3_bucket, "undo/")
+    result = hook.tag_objects(
+        [(ObjectRef(s3_bucket, key), None) for key in keys],
+        tags=TagSet({"new": "2"}),
+        mode="merge",
+        undo_log=UndoLogWriter(hook.conn, location),
+    )
+    assert (result.changed, result.failed, result.transport) == (8, 0, hook.transport_name)
+    for key in keys:
+        tagged = s3.get_object_tagging(Bucket=s3_bucket, Key=key)["TagSet"]
+        assert {t["Key"]: t["Value"] for t in tagged} == {"old": "1", "new": "2"}
     assert {r.ref.key: r.tags.to_dict() for r in hook.read_undo_log(location)} == {
         k: {"old": "1"} for k in keys
     }
@@ -200,7 +230,7 @@ class _Timeout(BaseException):
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
-def test_an_exception_raised_by_a_signal_handler_stops_the_asyncio_engine(
+def test_an_exception_raised_by_a_signal_handler_stops_the_engine(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A handler's exception raised while the loop runs one of its callbacks (not a task step) used to
@@ -233,7 +263,7 @@ def test_an_exception_raised_by_a_signal_handler_stops_the_asyncio_engine(
     assert client.finished < client.started  # the requests in flight were cancelled, not awaited
 
 
-def test_the_asyncio_engine_under_moto_mock_says_to_use_threads() -> None:
+def test_the_aiobotocore_engine_under_moto_mock_says_to_use_threads() -> None:
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="hook-bucket")
@@ -241,3 +271,16 @@ def test_the_asyncio_engine_under_moto_mock_says_to_use_threads() -> None:
         hook = S3ObjectTaggingHook(aws_conn_id=None, region_name="us-east-1", concurrency=2)
         with pytest.raises(RuntimeError, match="mock_aws .* Use engine='threads' there"):
             hook.tag_objects([(ObjectRef("hook-bucket", "a"), None)], tags=TagSet({"new": "2"}))
+
+
+def test_the_crt_engine_under_moto_mock_says_to_use_threads_before_any_request() -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="hook-bucket")
+        s3.put_object(Bucket="hook-bucket", Key="a", Body=b"x", Tagging="old=1")
+        hook = S3ObjectTaggingHook(aws_conn_id=None, region_name="us-east-1", concurrency=2, engine="crt")
+        with pytest.raises(RuntimeError, match="mock_aws is active.*use engine='threads'"):
+            hook.tag_objects([(ObjectRef("hook-bucket", "a"), None)], tags=TagSet({"new": "2"}))
+        assert s3.get_object_tagging(Bucket="hook-bucket", Key="a")["TagSet"] == [
+            {"Key": "old", "Value": "1"}
+        ]

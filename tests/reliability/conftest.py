@@ -54,7 +54,9 @@ class ReliabilityLog:
             "# Reliability",
             "",
             "Written by the reliability suite (`tests/reliability/`, `make reliability`) from the run of "
-            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.system()} {platform.machine()} "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC with the direct path on the "
+            f"`{os.environ.get('RELIABILITY_ENGINE') or _default_engine()}` engine, "
+            f"on {platform.system()} {platform.machine()} "
             f"(Python {platform.python_version()}, {os.cpu_count()} CPUs), against the local stand-in "
             "(moto's S3 plus the S3 Batch Operations emulator) with its fault injection. Every figure below "
             "comes from that run; rerun `make reliability` to refresh it.",
@@ -87,6 +89,32 @@ class ReliabilityLog:
 
 
 _LOG = ReliabilityLog()
+
+
+def _default_engine() -> str:
+    from airflow_s3_batch_tagging.hooks.s3_object_tagging import DEFAULT_ENGINE
+
+    return DEFAULT_ENGINE
+
+
+@pytest.fixture(autouse=True)
+def reliability_engine(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The direct path's engine under test: the default, or ``RELIABILITY_ENGINE`` (``make reliability
+    RELIABILITY_ENGINE=crt``) for every hook left on the default, so the suite vets a transport
+    before it becomes the default."""
+    from airflow_s3_batch_tagging.hooks import s3_object_tagging
+
+    engine = os.environ.get("RELIABILITY_ENGINE") or s3_object_tagging.DEFAULT_ENGINE
+    if engine != s3_object_tagging.DEFAULT_ENGINE:
+        original = s3_object_tagging.S3ObjectTaggingHook.__init__
+
+        def init(self: Any, *args: Any, **kwargs: Any) -> None:
+            original(self, *args, **kwargs)
+            if self.engine == s3_object_tagging.DEFAULT_ENGINE:
+                self.engine = engine
+
+        monkeypatch.setattr(s3_object_tagging.S3ObjectTaggingHook, "__init__", init)
+    return engine
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,7 @@ def _original(i: int) -> dict[str, str]:
 
 
 def test_direct_path_under_faults_tags_all_then_restores(
-    local_aws: Any, s3: Any, aws_faults: Any, reliability: Any
+    local_aws: Any, s3: Any, aws_faults: Any, reliability: Any, reliability_engine: str
 ) -> None:
     plain = local_aws.create_bucket()
     versioned = local_aws.create_bucket(versioned=True)
@@ -105,17 +105,19 @@ def test_direct_path_under_faults_tags_all_then_restores(
         objects_lost=lost + restore_lost,
         notes=(
             "160 objects plus 20 old versions (whose latest versions must stay untouched) merged with 2 "
-            f"tags by S3PutObjectTaggingOperator (default asyncio engine, 16 requests in flight, chunks of "
+            f"tags by S3PutObjectTaggingOperator ({reliability_engine} engine, at most 16 requests in flight "
+            "under its rate control, chunks of "
             f"50, undo log on), then restored by "
             f"S3RestoreObjectTaggingOperator, both with faults on. Tagging: {tag_counters['requests']} S3 "
             f"requests, {tag_faults} faults ({tag_counters['slowdown']} SlowDown, "
             f"{tag_counters['error_500']} 500, {tag_counters['reset']} resets), {result['retries']} retries "
             f"counted in the task's summary; restore: {restore_faults} faults, "
             f"{restored['retries']} retries. "
-            "botocore's backoff is shortened 50x in the test. Counted retries can be fewer than faults: "
-            "aiohttp (under aiobotocore) re-sends an idempotent request once, uncounted, when a kept-alive "
-            "connection is reset before any answer (RFC 9112, 9.3.1), and the undo log's PutObject "
-            "retries are not per object."
+            "The engine retries tagging requests (its transports make one attempt); botocore retries the "
+            "undo log's PutObject, with its backoff shortened 50x in the test. Counted retries can be "
+            "fewer than faults: aiohttp (under aiobotocore) re-sends an idempotent request once, "
+            "uncounted, when a kept-alive connection is reset before any answer (RFC 9112, 9.3.1), and "
+            "the undo log's PutObject retries are not per object."
         ),
     )
 
