@@ -30,7 +30,6 @@ from airflow_s3_batch_tagging.batch_jobs import (
     job_failure_reasons,
     job_report_location,
 )
-from airflow_s3_batch_tagging.direct import error_code, is_retryable
 from airflow_s3_batch_tagging.errors import ManifestError
 from airflow_s3_batch_tagging.manifest import (
     InventoryManifest,
@@ -40,6 +39,7 @@ from airflow_s3_batch_tagging.manifest import (
 )
 from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
 from airflow_s3_batch_tagging.report import CompletionReportManifest, ReportSummary, read_report_csv
+from airflow_s3_batch_tagging.tagging_engine import error_code, is_retryable
 from airflow_s3_batch_tagging.testing import LocalAWS, formats
 from airflow_s3_batch_tagging.testing.faults import _error_response
 from airflow_s3_batch_tagging.testing.jobs import Job
