@@ -39,7 +39,7 @@ from airflow_s3_batch_tagging.s3_errors import error_code, http_status, is_not_f
 from airflow_s3_batch_tagging.tags import TagSet
 
 if TYPE_CHECKING:
-    from airflow_s3_batch_tagging.direct import TaggingItem
+    from airflow_s3_batch_tagging.tagging_engine import TaggingItem
 
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_MAX_BATCHES = 1024

@@ -217,7 +217,7 @@ def engine_overhead(count: int, latency: float, engine: str = "aiobotocore") -> 
     ``latency``."""
     import asyncio
 
-    from airflow_s3_batch_tagging import direct
+    from airflow_s3_batch_tagging import tagging_engine
     from airflow_s3_batch_tagging.objects import ObjectRef
     from airflow_s3_batch_tagging.tags import TagSet
     from airflow_s3_batch_tagging.transports.botocore import AiobotocoreTransport, Boto3ThreadsTransport
@@ -227,10 +227,12 @@ def engine_overhead(count: int, latency: float, engine: str = "aiobotocore") -> 
 
     async def main() -> Any:
         if engine == "threads":
-            with Boto3ThreadsTransport(_NoNetworkClient(latency), threads=direct.DEFAULT_CONCURRENCY) as pool:
-                return await direct.TaggingEngine(pool, tags=TagSet(NEW_TAGS)).run(items)
+            with Boto3ThreadsTransport(
+                _NoNetworkClient(latency), threads=tagging_engine.DEFAULT_CONCURRENCY
+            ) as pool:
+                return await tagging_engine.TaggingEngine(pool, tags=TagSet(NEW_TAGS)).run(items)
         transport = AiobotocoreTransport(_AsyncNoNetworkClient(latency))
-        return await direct.TaggingEngine(transport, tags=TagSet(NEW_TAGS)).run(items)
+        return await tagging_engine.TaggingEngine(transport, tags=TagSet(NEW_TAGS)).run(items)
 
     cpu, started = cpu_seconds(), time.perf_counter()
     result = asyncio.run(main())
@@ -241,7 +243,7 @@ def engine_overhead(count: int, latency: float, engine: str = "aiobotocore") -> 
     return {
         "engine": engine,
         "objects": count,
-        "concurrency": direct.DEFAULT_CONCURRENCY,
+        "concurrency": tagging_engine.DEFAULT_CONCURRENCY,
         "seconds": seconds,
         "objects_per_second": count / seconds,
         "cpu_us_per_object": cpu / count * 1e6,
@@ -251,10 +253,13 @@ def engine_overhead(count: int, latency: float, engine: str = "aiobotocore") -> 
 def engine_defaults() -> dict[str, Any]:
     """The direct engine's default settings, or an empty dict when it is not importable yet."""
     try:
-        from airflow_s3_batch_tagging import direct
+        from airflow_s3_batch_tagging import tagging_engine
     except ImportError:
         return {}
-    return {"concurrency": direct.DEFAULT_CONCURRENCY, "chunk_size": direct.DEFAULT_CHUNK_SIZE}
+    return {
+        "concurrency": tagging_engine.DEFAULT_CONCURRENCY,
+        "chunk_size": tagging_engine.DEFAULT_CHUNK_SIZE,
+    }
 
 
 def hook_client_config(concurrencies: list[int]) -> dict[str, Any]:
@@ -309,7 +314,7 @@ def direct_engine(
     own boto3 client (as in the hook)."""
     import asyncio
 
-    from airflow_s3_batch_tagging import direct
+    from airflow_s3_batch_tagging import tagging_engine
     from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
     from airflow_s3_batch_tagging.tags import TagSet
     from airflow_s3_batch_tagging.transports.botocore import AiobotocoreTransport, Boto3ThreadsTransport
@@ -333,7 +338,7 @@ def direct_engine(
     async def timed(transport: Any) -> tuple[Any, float, float]:
         await transport.get_tagging(ObjectRef(BUCKET, f"{prefix}warmup"), None)
         cpu, started = cpu_seconds(), time.perf_counter()
-        outcome = await direct.TaggingEngine(transport, **options).run(items(), total=count)
+        outcome = await tagging_engine.TaggingEngine(transport, **options).run(items(), total=count)
         return outcome, time.perf_counter() - started, cpu_seconds() - cpu
 
     async def main() -> tuple[Any, float, float]:
@@ -345,7 +350,9 @@ def direct_engine(
             from airflow_s3_batch_tagging.transports.crt import CrtTransport
 
             client = make_client(endpoint_url, **one_attempt)
-            crt = CrtTransport(client, max_connections=options.get("concurrency", direct.DEFAULT_CONCURRENCY))
+            crt = CrtTransport(
+                client, max_connections=options.get("concurrency", tagging_engine.DEFAULT_CONCURRENCY)
+            )
             async with crt:
                 return await timed(crt)
         from aiobotocore.session import get_session
@@ -360,7 +367,7 @@ def direct_engine(
         "engine": engine,
         "rate_control": rate_control,
         "objects": count,
-        "concurrency": concurrency or direct.DEFAULT_CONCURRENCY,
+        "concurrency": concurrency or tagging_engine.DEFAULT_CONCURRENCY,
         "seconds": seconds,
         "objects_per_second": count / seconds,
         "cpu_ms_per_object": cpu / count * 1000,

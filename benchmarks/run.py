@@ -170,7 +170,7 @@ def bench_server(sizes: Sizes, results: dict[str, Any]) -> None:
 
 
 def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
-    engine_available = importlib.util.find_spec("airflow_s3_batch_tagging.direct") is not None
+    engine_available = importlib.util.find_spec("airflow_s3_batch_tagging.tagging_engine") is not None
     runs = sizes.runs
     with FakeS3Process(latency=0.0) as server:
         url = server.endpoint_url
@@ -207,7 +207,7 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
         results["naive"] = measure("naive_loop", params, runs, fresh(0.020))
 
         if not engine_available:
-            results["direct_skipped"] = "airflow_s3_batch_tagging.direct is not importable yet"
+            results["direct_skipped"] = "airflow_s3_batch_tagging.tagging_engine is not importable yet"
             return
         defaults = direct_bench.engine_defaults()
         results["engine_defaults"] = defaults

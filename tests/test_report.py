@@ -220,7 +220,7 @@ def test_validate_failure_tolerance_names_the_bad_value(
         validate_failure_tolerance(max_failed, max_ratio)
 
 
-def test_one_failure_message_for_both_paths_names_tolerance_codes_and_first_failures() -> None:
+def test_one_failure_message_for_both_paths() -> None:
     from airflow_s3_batch_tagging.report import describe_failed_object, intolerable_failures_message
 
     first = [

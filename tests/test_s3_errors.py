@@ -21,7 +21,7 @@ def client_error(code: str, status: int, operation: str = "PutObjectTagging") ->
     return ClientError(response, operation)
 
 
-def test_retryable_errors_are_throttling_5xx_and_connection_errors() -> None:
+def test_retryable_is_throttling_5xx_and_connection() -> None:
     assert is_retryable(client_error("SlowDown", 503))
     assert is_retryable(client_error("InternalError", 500))
     assert is_retryable(client_error("Whatever", 502))
@@ -57,7 +57,7 @@ def test_the_code_is_the_http_status_when_the_answer_has_no_body() -> None:
         ("SlowDown", 503, False, False),
     ],
 )
-def test_one_not_found_rule_for_keys_versions_and_optionally_buckets(
+def test_one_not_found_rule_for_keys_and_versions(
     code: str, status: int, missing: bool, missing_or_no_bucket: bool
 ) -> None:
     err = client_error(code, status, "HeadObject")

@@ -18,14 +18,14 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from botocore.config import Config
 
 from airflow_s3_batch_tagging import __version__
-from airflow_s3_batch_tagging.direct import (
+from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
+from airflow_s3_batch_tagging.tagging_engine import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ATTEMPTS,
     TaggingEngine,
     TaggingItem,
     TaggingResult,
 )
-from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
 from airflow_s3_batch_tagging.transports.botocore import AiobotocoreTransport, Boto3ThreadsTransport
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class S3ObjectTaggingHook(AwsBaseHook):
     ``conn`` (a boto3 client: undo logs, batch references) gets ``max_pool_connections`` of at least
     ``concurrency`` and botocore's retries (``retry_mode``, ``max_attempts``), merged over the
     connection's own botocore config. Tagging runs on the engine
-    (:class:`~airflow_s3_batch_tagging.direct.TaggingEngine`) over the transport ``engine`` names,
+    (:class:`~airflow_s3_batch_tagging.tagging_engine.TaggingEngine`) over the transport ``engine`` names,
     whose client makes one attempt per request: the engine retries (up to ``max_attempts``) and
     adapts its requests in flight to S3's throttling.
 
@@ -171,7 +171,7 @@ class S3ObjectTaggingHook(AwsBaseHook):
     ) -> TaggingResult:
         """Tag objects concurrently with ``PutObjectTagging`` / ``DeleteObjectTagging`` (reading
         with ``GetObjectTagging`` where needed), over the hook's ``engine``. ``options`` are those of
-        :class:`~airflow_s3_batch_tagging.direct.TaggingEngine`; ``concurrency`` and ``max_attempts``
+        :class:`~airflow_s3_batch_tagging.tagging_engine.TaggingEngine`; ``concurrency`` and ``max_attempts``
         default to the hook's. Blocks until done; ``items`` is consumed chunk by chunk as objects
         complete.
         """

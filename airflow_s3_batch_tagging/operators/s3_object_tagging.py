@@ -11,7 +11,6 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, task
 
 from airflow_s3_batch_tagging.accounts import validate_expected_bucket_owner
-from airflow_s3_batch_tagging.direct import DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, Progress, TaggingResult
 from airflow_s3_batch_tagging.errors import InvalidObjectRefError, InvalidTagError, S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.s3_object_tagging import (
     DEFAULT_ENGINE,
@@ -31,13 +30,19 @@ from airflow_s3_batch_tagging.report import (
     intolerable_failures_message,
     validate_failure_tolerance,
 )
+from airflow_s3_batch_tagging.tagging_engine import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_CONCURRENCY,
+    Progress,
+    TaggingResult,
+)
 from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
 from airflow_s3_batch_tagging.undo import UndoLogWriter, first_records, undo_task_location
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_s3_batch_tagging.direct import TaggingItem
+    from airflow_s3_batch_tagging.tagging_engine import TaggingItem
 
 
 # Airflow's key for a task's return value (BaseXCom.XCOM_RETURN_KEY on 3.x, utils.xcom on 2.x).

@@ -1,6 +1,6 @@
 """Transports of the direct tagging engine: how one object's tagging request reaches S3.
 
-The engine (``airflow_s3_batch_tagging.direct``) holds every rule; a transport only sends one
+The engine (``airflow_s3_batch_tagging.tagging_engine``) holds every rule; a transport only sends one
 ``GetObjectTagging``, ``PutObjectTagging`` or ``DeleteObjectTagging`` request and makes one attempt:
 retries and rate control are the engine's. Failures come back as ``TransportError`` with the error
 code botocore would give (``SlowDown``, ``NoSuchKey``, ...); anything else a transport raises (no

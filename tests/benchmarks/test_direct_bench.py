@@ -73,9 +73,7 @@ def test_direct_engine_retries_slowdowns_and_loses_nothing(url: str, server: Fak
 
 
 @pytest.mark.parametrize("engine", direct_bench.ENGINES)
-def test_direct_engine_under_a_write_ceiling_loses_nothing_and_counts_throttling(
-    engine: str, url: str, server: FakeS3Process
-) -> None:
+def test_engine_under_write_ceiling_loses_nothing(engine: str, url: str, server: FakeS3Process) -> None:
     server.configure(write_rate=300)
     result = direct_bench.direct_engine(
         url, 400, "t/", concurrency=32, client_config=CLIENT_CONFIG, engine=engine
@@ -101,7 +99,7 @@ def test_engine_overhead_runs_each_engine_without_requests(engine: str) -> None:
     assert result["cpu_us_per_object"] > 0
 
 
-def test_botocore_defaults_variant_drops_the_hooks_per_request_savings() -> None:
+def test_botocore_defaults_variant_drops_hook_savings() -> None:
     settings = direct_bench.engine_settings(CLIENT_CONFIG, direct_bench.BOTOCORE_DEFAULTS)
     assert settings == {"max_pool_connections": 10, "retries": CLIENT_CONFIG["retries"]}
     assert direct_bench.engine_settings(CLIENT_CONFIG) == CLIENT_CONFIG

@@ -92,7 +92,7 @@ def test_headline_ratio_and_target_come_from_the_default_engine() -> None:
     assert "0 lost of" in text
 
 
-def test_sweep_recommends_the_smallest_concurrency_fast_enough_at_every_latency() -> None:
+def test_sweep_recommends_smallest_fast_concurrency() -> None:
     # 64 is best at 20 ms but clearly slower at 50 ms (its best run 880 < 128's worst run 1035).
     text = render(results(64, sweep(SWEEP_20MS, SWEEP_50MS)))
     assert "**Recommended default concurrency: 128.**" in text
@@ -119,7 +119,7 @@ def test_missing_threads_and_uvloop_rows_are_left_out() -> None:
     assert "| 35.0x with the default engine (asyncio); bare aiobotocore, no engine: 37.5x" in text
 
 
-def test_sweep_recommendation_does_not_flip_on_a_percent_of_noise() -> None:
+def test_sweep_recommendation_ignores_a_percent_of_noise() -> None:
     # A real run: 128 was 94.6% of the best at 20 ms (just under 95%) and the best at 50 ms; 256 was
     # worse at both. A threshold rule jumped to 256; the worst-share score keeps 128.
     run_20ms = {16: 691.0, 32: 1334.0, 64: 1496.0, 128: 1415.0, 256: 1311.0}
@@ -130,7 +130,7 @@ def test_sweep_recommendation_does_not_flip_on_a_percent_of_noise() -> None:
     assert "64: 81%, 128: 95%, 256: 88%" in text
 
 
-def test_sweep_prefers_the_smaller_concurrency_when_the_runs_overlap() -> None:
+def test_sweep_prefers_smaller_when_runs_overlap() -> None:
     # A real run: 256 scored top (97% vs 92% for 128, from 1,369/s vs 1,261/s at 50 ms), but 128's best
     # run at 50 ms (1,331) reached 256's worst (1,300) and at 20 ms too: the runs cannot tell them apart.
     data = results(128, sweep({64: 1434.0, 128: 1373.0, 256: 1389.0}, {64: 1054.0, 128: 1261.0, 256: 1369.0}))
@@ -145,7 +145,7 @@ def test_sweep_prefers_the_smaller_concurrency_when_the_runs_overlap() -> None:
     assert "**Recommended default concurrency: 128.**" in text
 
 
-def test_the_s3_ceiling_section_judges_each_transport_against_the_issues_targets() -> None:
+def test_s3_ceiling_section_judges_each_transport() -> None:
     data = results(128, sweep(SWEEP_20MS, SWEEP_50MS))
     data["write_ceiling"] = 3500.0
     data["default_engine"] = "aiobotocore"

@@ -70,9 +70,7 @@ def _job(status: str, **extra: Any) -> dict[str, Any]:
 # -- account id, tokens, request building ---------------------------------------------------------
 
 
-def test_account_id_comes_from_the_argument_then_the_connection_extra_then_sts(
-    aws: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_account_id_from_argument_then_extra_then_sts(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     assert S3BatchOperationsHook(aws_conn_id=None, account_id="111122223333").account_id == "111122223333"
     monkeypatch.setenv(
         "AIRFLOW_CONN_BATCH_AWS", json.dumps({"conn_type": "aws", "extra": {"account_id": "444455556666"}})
@@ -225,7 +223,7 @@ def test_describe_confirm_and_cancel_wrap_the_s3control_calls(
 # -- waiters --------------------------------------------------------------------------------------
 
 
-def test_waiter_file_defines_completion_and_preparation_acceptors() -> None:
+def test_waiter_file_defines_both_waiters() -> None:
     model = json.loads(WAITER_PATH.read_text())
     complete = model["waiters"]["batch_job_complete"]
     assert complete["operation"] == "DescribeJob"
@@ -288,9 +286,7 @@ def test_preparation_waiter_stops_at_suspended(hook: S3BatchOperationsHook, stub
 # -- manifests ------------------------------------------------------------------------------------
 
 
-def test_upload_manifest_writes_a_csv_manifest_with_its_unquoted_etag(
-    hook: S3BatchOperationsHook, bucket: str
-) -> None:
+def test_upload_manifest_writes_csv_with_unquoted_etag(hook: S3BatchOperationsHook, bucket: str) -> None:
     refs = [ObjectRef("data", "a b.txt"), ObjectRef("data", "dir/ü,x")]
     manifest, count = hook.upload_manifest(refs, bucket, "m/manifest.csv")
     assert count == 2
@@ -304,9 +300,7 @@ def test_upload_manifest_writes_a_csv_manifest_with_its_unquoted_etag(
     assert '"' not in manifest["Location"]["ETag"]
 
 
-def test_upload_manifest_with_version_ids_writes_the_third_column(
-    hook: S3BatchOperationsHook, bucket: str
-) -> None:
+def test_upload_manifest_writes_version_ids_column(hook: S3BatchOperationsHook, bucket: str) -> None:
     refs = [ObjectRef("data", "a", "v1"), ObjectRef("data", "b")]
     manifest, _ = hook.upload_manifest(refs, bucket, "m.csv", with_version_ids=True)
     assert manifest["Spec"]["Fields"] == ["Bucket", "Key", "VersionId"]
@@ -349,7 +343,7 @@ def test_upload_manifest_of_no_objects_fails_before_writing(hook: S3BatchOperati
         (b"\ndata,a,v1\ndata,b,v2\n", ["Bucket", "Key", "VersionId"]),
     ],
 )
-def test_describe_manifest_reads_the_etag_and_the_columns_of_a_csv(
+def test_describe_manifest_reads_csv_etag_and_columns(
     hook: S3BatchOperationsHook, bucket: str, body: bytes, fields: list[str]
 ) -> None:
     put = hook.s3_client.put_object(Bucket=bucket, Key="in/list.csv", Body=body)
@@ -360,9 +354,7 @@ def test_describe_manifest_reads_the_etag_and_the_columns_of_a_csv(
     }
 
 
-def test_describe_manifest_treats_manifest_json_as_an_inventory_report(
-    hook: S3BatchOperationsHook, bucket: str
-) -> None:
+def test_describe_manifest_json_is_an_inventory(hook: S3BatchOperationsHook, bucket: str) -> None:
     hook.s3_client.put_object(Bucket=bucket, Key="inv/manifest.json", Body=b"{}")
     manifest = hook.describe_manifest(f"s3://{bucket}/inv/manifest.json")
     assert manifest["Spec"] == {"Format": INVENTORY_MANIFEST_FORMAT}
@@ -398,9 +390,7 @@ def _write_report(hook: S3BatchOperationsHook, bucket: str, prefix: str, files: 
     )
 
 
-def test_read_completion_report_summarises_failed_result_files_only(
-    hook: S3BatchOperationsHook, bucket: str
-) -> None:
+def test_completion_report_summarises_failed_files_only(hook: S3BatchOperationsHook, bucket: str) -> None:
     _write_report(
         hook,
         bucket,

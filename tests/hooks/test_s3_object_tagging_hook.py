@@ -23,7 +23,7 @@ from airflow_s3_batch_tagging.testing import LocalAWS
 from airflow_s3_batch_tagging.undo import UndoLogWriter
 
 
-def test_client_pool_and_retries_fit_the_concurrency_and_keep_the_connection_config(
+def test_client_pool_fits_concurrency_and_keeps_config(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     extra = {"config_kwargs": {"connect_timeout": 7}, "region_name": "eu-west-1"}
@@ -43,7 +43,7 @@ def test_client_pool_and_retries_fit_the_concurrency_and_keep_the_connection_con
     assert hook.conn is client
 
 
-def test_the_connection_can_keep_parameter_validation_and_its_user_agent(
+def test_connection_can_keep_validation_and_user_agent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     extra = {"config_kwargs": {"parameter_validation": True, "user_agent": "mine/1.0"}}
@@ -103,7 +103,7 @@ def test_tag_objects_on_the_threads_engine_under_moto_mock(monkeypatch: pytest.M
 
 
 @pytest.mark.e2e
-async def test_the_transport_clients_keep_the_connection_config_and_make_one_attempt(
+async def test_transport_clients_keep_config_one_attempt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     extra = {"config_kwargs": {"connect_timeout": 7}, "region_name": "eu-west-1"}
@@ -126,7 +126,7 @@ async def test_the_transport_clients_keep_the_connection_config_and_make_one_att
 
 @pytest.mark.e2e
 @pytest.mark.usefixtures("aws_default_conn")
-def test_the_aiobotocore_engine_tags_through_the_connection_with_undo_log_and_owner(
+def test_aiobotocore_tags_with_undo_log_and_owner(
     local_aws: LocalAWS, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3 = local_aws.client("s3")
@@ -169,7 +169,7 @@ def test_the_aiobotocore_engine_tags_through_the_connection_with_undo_log_and_ow
 @pytest.mark.e2e
 @pytest.mark.usefixtures("aws_default_conn")
 @pytest.mark.parametrize("engine", ["asyncio", "threads", "crt"])
-def test_each_engine_tags_through_the_airflow_connection_with_an_undo_log(
+def test_each_engine_tags_through_connection_with_undo(
     local_aws: LocalAWS, s3_bucket: str, engine: str
 ) -> None:
     s3 = local_aws.client("s3")
@@ -195,9 +195,7 @@ def test_each_engine_tags_through_the_airflow_connection_with_an_undo_log(
 
 @pytest.mark.e2e
 @pytest.mark.usefixtures("aws_default_conn")
-async def test_tag_objects_works_when_called_from_inside_a_running_event_loop(
-    local_aws: LocalAWS, s3_bucket: str
-) -> None:
+async def test_tag_objects_works_inside_a_running_loop(local_aws: LocalAWS, s3_bucket: str) -> None:
     s3 = local_aws.client("s3")
     s3.put_object(Bucket=s3_bucket, Key="a", Body=b"x")
     result = S3ObjectTaggingHook(concurrency=2).tag_objects(
@@ -230,7 +228,7 @@ class _Timeout(BaseException):
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
-def test_an_exception_raised_by_a_signal_handler_stops_the_engine(
+def test_signal_handler_exception_stops_the_engine(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A handler's exception raised while the loop runs one of its callbacks (not a task step) used to
@@ -263,7 +261,7 @@ def test_an_exception_raised_by_a_signal_handler_stops_the_engine(
     assert client.finished < client.started  # the requests in flight were cancelled, not awaited
 
 
-def test_the_aiobotocore_engine_under_moto_mock_says_to_use_threads() -> None:
+def test_aiobotocore_under_mock_aws_says_use_threads() -> None:
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="hook-bucket")
@@ -273,7 +271,7 @@ def test_the_aiobotocore_engine_under_moto_mock_says_to_use_threads() -> None:
             hook.tag_objects([(ObjectRef("hook-bucket", "a"), None)], tags=TagSet({"new": "2"}))
 
 
-def test_the_crt_engine_under_moto_mock_says_to_use_threads_before_any_request() -> None:
+def test_crt_under_mock_aws_says_use_threads_first() -> None:
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="hook-bucket")

@@ -2,7 +2,7 @@
 
 The oracle is botocore itself: its request URL and body for the same client and object (captured
 before sending), its refreshable credentials, and S3's error XML as the S3 API reference prints it.
-The engine's behaviour over this transport against the stand-in is in ``tests/test_direct.py``.
+The engine's behaviour over this transport against the stand-in is in ``tests/test_tagging_engine.py``.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def test_s3_error_answers_read_as_botocore_names_them() -> None:
     assert parse_error(500, b"<html>oops") == ("500", "<html>oops")
 
 
-async def test_refreshable_credentials_refresh_through_the_crt_provider() -> None:
+async def test_refreshable_credentials_refresh_through_crt() -> None:
     issued: list[str] = []
 
     def refresh() -> dict[str, str]:

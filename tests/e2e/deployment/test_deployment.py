@@ -81,7 +81,7 @@ def check_cancelled_batch_job(outcome: Outcome, run: Run) -> Job:
     return jobs[0]
 
 
-def test_every_example_runs_from_a_trigger_without_a_logical_date(outcome: Outcome) -> None:
+def test_every_example_runs_without_a_logical_date(outcome: Outcome) -> None:
     no_problems(outcome, RESTORE.run_id)  # triggered once BACKFILL_MANUAL succeeded
     wrong = {}
     for run in SUCCEEDING_RUNS:
@@ -111,7 +111,7 @@ def test_backfill_runs_every_interval_and_tags_its_day(outcome: Outcome) -> None
         assert not wrong, f"{len(wrong)} objects of {day} not backfilled, e.g. {wrong[0]}"
 
 
-def test_cleared_deferred_batch_task_finishes_on_a_job_that_completes(outcome: Outcome) -> None:
+def test_cleared_deferred_batch_task_finishes(outcome: Outcome) -> None:
     run = BATCH_CLEARED
     no_problems(outcome, run.run_id)
     assert outcome.seen[run.run_id]["job_status_at_action"] not in (None, *JOB_TERMINAL)
@@ -145,7 +145,7 @@ def test_marking_a_deferred_batch_task_failed_cancels_its_job(outcome: Outcome) 
     check_cancelled_batch_job(outcome, run)
 
 
-def test_marking_a_deferred_batch_task_success_leaves_the_summary_working(outcome: Outcome) -> None:
+def test_marked_success_batch_task_keeps_summary(outcome: Outcome) -> None:
     run = BATCH_SUCCEEDED
     no_problems(outcome, run.run_id)
     assert outcome.seen[run.run_id]["job_status_at_action"] not in (None, *JOB_TERMINAL)
@@ -156,7 +156,7 @@ def test_marking_a_deferred_batch_task_success_leaves_the_summary_working(outcom
     check_cancelled_batch_job(outcome, run)  # marking success cancels the job (README)
 
 
-def test_killed_task_process_is_retried_and_every_object_ends_tagged(outcome: Outcome) -> None:
+def test_killed_task_retried_every_object_tagged(outcome: Outcome) -> None:
     run = DIRECT_KILLED
     no_problems(outcome, run.run_id)
     seen = outcome.seen[run.run_id]

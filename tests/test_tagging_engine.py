@@ -17,8 +17,13 @@ import pytest
 from aiobotocore.session import get_session
 from botocore.config import Config
 
-from airflow_s3_batch_tagging.direct import DEFAULT_FIRST_FAILURES, Progress, TaggingEngine, TaggingResult
 from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
+from airflow_s3_batch_tagging.tagging_engine import (
+    DEFAULT_FIRST_FAILURES,
+    Progress,
+    TaggingEngine,
+    TaggingResult,
+)
 from airflow_s3_batch_tagging.tags import TagSet
 from airflow_s3_batch_tagging.testing import LocalAWS
 from airflow_s3_batch_tagging.testing.faults import Faults
@@ -154,7 +159,7 @@ async def test_without_a_version_id_the_latest_version_is_tagged(
     assert tags_of(s3, versioned_s3_bucket, "obj", old_version) == ORIGINAL
 
 
-async def test_per_object_tags_take_precedence_and_an_empty_set_removes_all_tags(
+async def test_per_object_tags_win_and_empty_set_removes_all(
     transport: CountingTransport, s3: Any, s3_bucket: str
 ) -> None:
     for key in ("own", "task", "empty"):
@@ -199,7 +204,7 @@ async def test_skip_unchanged_writes_only_objects_whose_tags_change(
     assert all(tags_of(s3, s3_bucket, f"k{i}") == NEW for i in range(6))
 
 
-async def test_without_skip_unchanged_equal_objects_are_written_and_counted_unchanged(
+async def test_without_skip_unchanged_equal_objects_written(
     transport: CountingTransport, s3: Any, s3_bucket: str
 ) -> None:
     put(s3, s3_bucket, "same", NEW)
@@ -257,7 +262,7 @@ async def test_first_failures_are_capped_but_every_failure_is_counted(
     assert result.to_dict()["failures_by_code"] == {"NoSuchKey": 25}
 
 
-async def test_throttling_server_errors_and_resets_are_retried_to_success_and_counted(
+async def test_throttling_5xx_and_resets_retried_and_counted(
     transport: CountingTransport, s3: Any, s3_bucket: str, aws_faults: Faults
 ) -> None:
     keys = [f"k{i}" for i in range(40)]
@@ -311,7 +316,7 @@ async def test_access_denied_is_recorded_without_a_retry(
 
 
 @pytest.mark.parametrize("name", TRANSPORTS)
-async def test_a_request_without_an_answer_times_out_and_is_retried_then_recorded(
+async def test_unanswered_request_times_out_retried_recorded(
     name: str, local_aws: LocalAWS, s3: Any, s3_bucket: str, aws_faults: Faults
 ) -> None:
     put(s3, s3_bucket, "slow", ORIGINAL)
@@ -325,7 +330,7 @@ async def test_a_request_without_an_answer_times_out_and_is_retried_then_recorde
     assert result.failures_by_code == {"ReadTimeoutError": 1}
 
 
-async def test_each_undo_part_is_in_s3_before_any_object_of_its_chunk_is_written(
+async def test_undo_part_in_s3_before_its_chunk_is_written(
     transport: CountingTransport, s3: Any, s3_bucket: str
 ) -> None:
     keys = [f"k{i:02d}" for i in range(10)]
@@ -423,7 +428,7 @@ def objects(transport: MemoryTransport, count: int) -> Iterator[tuple[ObjectRef,
         yield ObjectRef("bucket", f"k{i}"), None
 
 
-async def test_at_most_concurrency_requests_in_flight_and_chunks_stream_through() -> None:
+async def test_in_flight_bounded_and_chunks_stream() -> None:
     transport = MemoryTransport(latency=0.005)
     progress: list[Progress] = []
     result = await TaggingEngine(
@@ -442,7 +447,7 @@ async def test_at_most_concurrency_requests_in_flight_and_chunks_stream_through(
     assert (progress[-1].done, progress[-1].total) == (100, 100)
 
 
-async def test_an_unexpected_error_is_raised_and_leaves_no_request_running() -> None:
+async def test_unexpected_error_raised_leaves_no_request() -> None:
     # k5 fails at once; every other request takes a long time: both chunks' others must be cancelled.
     transport = MemoryTransport(latency=5.0, fail_on="k5")
     engine = TaggingEngine(
@@ -458,7 +463,7 @@ async def test_an_unexpected_error_is_raised_and_leaves_no_request_running() -> 
 
 
 @pytest.mark.parametrize(("rate_control", "most_throttled"), [(True, 0.10), (False, 1.0)])
-async def test_rate_control_finds_the_servers_capacity_instead_of_bursting_into_throttling(
+async def test_rate_control_finds_capacity_without_bursting(
     rate_control: bool, most_throttled: float
 ) -> None:
     transport = MemoryTransport(latency=0.002, capacity=16)
