@@ -22,9 +22,10 @@ from .world import ALL_DAGS, BATCH_SIZE, DATA_BUCKET, OPS_BUCKET
 
 HARD_TIMEOUT_SECONDS = 540
 # Seconds the job emulator pauses between a job's steps and between chunks of 10 tasks: a job of
-# 100 objects stays Active for 15 s, so "deferred mid-job" is reliably observable and a clear or mark
-# lands mid-job even when SQLite's lock delays the REST call by seconds.
-JOB_STEP_DELAY = 1.5
+# 100 objects stays Active for 30 s, so "deferred mid-job" is reliably observable and a clear or mark
+# lands mid-job even when SQLite's lock delays the REST call by seconds, or the trigger's first poll
+# comes late in the job (at 1.5 s a mark once landed after the job had completed).
+JOB_STEP_DELAY = 3.0
 AIRFLOW_SETTINGS = {
     "AIRFLOW__CORE__PARALLELISM": "8",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",

@@ -330,7 +330,9 @@ class Driver:
 
             wait_until("the first tags of the batch", writing, WAIT_SECONDS, 0.02)
             process.send_signal(signal.SIGKILL)
-            process.wait(10)
+            # Not our child: psutil's wait() only sees it gone once its parent reaps it, and a zombie
+            # is dead enough (it writes nothing more).
+            wait_until(f"pid {process.pid} to end", lambda: _ended(process), WAIT_SECONDS, 0.05)
             done = sum("reviewed_on" in tags for tags in pool.map(self.tags_of, keys))
         self.note(run.run_id, killed_pid=process.pid, batch_objects=len(keys), tagged_when_killed=done)
         say(f"{run.run_id}: SIGKILLed tag_batch[0]'s task runner (pid {process.pid}) at {done}/{len(keys)}")
@@ -442,3 +444,13 @@ class Driver:
         outcome.jobs = self.read_jobs()
         with ThreadPoolExecutor(12) as pool:
             outcome.tags = dict(zip(outcome.seeded, pool.map(self.tags_of, outcome.seeded), strict=True))
+
+
+def _ended(process: Any) -> bool:
+    """Whether a process (``psutil.Process``) is gone or a zombie."""
+    import psutil
+
+    try:
+        return bool(process.status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
