@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
@@ -14,6 +15,10 @@ from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperations
 
 WAIT_FOR_COMPLETION = "batch_job_complete"
 WAIT_FOR_PREPARATION = "batch_job_prepared"
+
+# Cancel requests still in flight after their ``on_kill`` was interrupted: the event loop keeps only
+# weak references to tasks, so these must be held until they finish.
+_CANCELS_IN_FLIGHT: set[asyncio.Task[None]] = set()
 
 
 class S3BatchJobTrigger(AwsBaseWaiterTrigger):
@@ -100,6 +105,16 @@ class S3BatchJobTrigger(AwsBaseWaiterTrigger):
         if not self.cancel_on_kill:
             return
         self.log.info("Cancelling S3 Batch Operations job %s", self.job_id)
+        # The triggerer may cancel on_kill itself: Airflow 3's triggerer cancels a trigger's task each
+        # time the trigger is listed for cancellation, and a second cancellation interrupts on_kill (seen
+        # in a real deployment: the job ran on to Complete after a task was marked failed). The request
+        # is shielded so that it is sent and finished on the triggerer's loop whatever happens to us.
+        cancel = asyncio.ensure_future(self._cancel_job())
+        _CANCELS_IN_FLIGHT.add(cancel)
+        cancel.add_done_callback(_CANCELS_IN_FLIGHT.discard)
+        await asyncio.shield(cancel)
+
+    async def _cancel_job(self) -> None:
         try:
             await self.hook().cancel_job_async(self.job_id, kill_reason(self.try_number))
         except Exception:

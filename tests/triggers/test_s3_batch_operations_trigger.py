@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -291,3 +292,36 @@ async def test_on_kill_cancels_on_the_async_client(local_aws: Any, aws_default_c
         local_aws.job_step_delay = 0.0
     assert blocking == []
     assert cancelled.status_update_reason == "Airflow task was killed (try 2)"
+
+
+@pytest.mark.e2e
+async def test_on_kill_cancel_outlives_a_second_cancel(local_aws: Any, aws_default_conn: str) -> None:
+    """Airflow 3's triggerer runs ``on_kill`` inside the trigger's task, which it cancels each time the
+    trigger is listed for cancellation; in a real deployment a second cancellation interrupted the cancel
+    request and the job ran on to Complete. Here the task is cancelled again while the request is
+    being prepared (the client is slow to build), as the triggerer does."""
+    job_id = _suspended_job(local_aws)
+    trigger = S3BatchJobTrigger(job_id=job_id, account_id=local_aws.account_id, cancel_on_kill=True)
+    original = S3BatchOperationsHook.get_async_conn
+
+    async def slow_client(hook: S3BatchOperationsHook) -> Any:
+        await asyncio.sleep(0.5)
+        return await original(hook)
+
+    async def run_trigger() -> None:  # the triggerer's handling of a user action, reduced
+        try:
+            await asyncio.Event().wait()  # trigger.run(), waiting on the job
+        except asyncio.CancelledError:
+            await asyncio.wait_for(trigger.on_kill(), timeout=30)
+            raise
+
+    with mock.patch.object(S3BatchOperationsHook, "get_async_conn", slow_client):
+        task = asyncio.ensure_future(run_trigger())
+        await asyncio.sleep(0.1)
+        task.cancel("__airflow_user_action__")  # the user marked the task failed
+        await asyncio.sleep(0.1)
+        task.cancel("__airflow_user_action__")  # listed again on the triggerer's next loop
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        cancelled = await asyncio.to_thread(local_aws.jobs.wait_for, job_id, "Cancelled", timeout=10)
+    assert cancelled.status_update_reason == "Airflow task was killed"
