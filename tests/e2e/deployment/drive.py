@@ -288,7 +288,7 @@ class Driver:
         self.note(run.run_id, acted=action, job_status_after_action=after)
         verb = "cleared" if action == "clear" else f"marked {action}"
         say(f"{run.run_id}: {verb} {BATCH_TASK} while job {job.job_id} was {job.status} (then {after})")
-        if after in ("Complete", "Failed"):
+        if after in ("Completing", "Complete", "Failed"):  # no cancel can land on these
             raise ScenarioError(f"job {job.job_id} was {after} when the REST call returned: it came too late")
 
     def trigger_polled(self, run: Run, try_number: int, job_id: str) -> bool:

@@ -19,6 +19,11 @@ DATA_BUCKET = "e2e-data"
 OPS_BUCKET = "e2e-ops"
 BATCH_SIZE = 100  # objects per mapped direct-tagging task (S3_TAGGING_EXAMPLE_BATCH_SIZE)
 BATCH_OBJECTS = 100  # .parquet objects per batch-job scenario
+# The jobs the test cancels by marking their task failed or success get three times as many objects,
+# so they stay Active three times as long (90 s): in CI a mark landed twice after the trigger's first
+# logged poll came late and the 30 s job was already Completing. They are cancelled part-way, so the
+# longer job costs no time.
+CANCELLED_BATCH_OBJECTS = 3 * BATCH_OBJECTS
 DIRECT_OBJECTS = 3 * BATCH_SIZE  # three mapped tasks per direct run
 EVENTS_PER_DAY = 40  # one mapped task per interval (these examples keep the default batch size)
 ARCHIVE_OBJECTS = 50
@@ -86,11 +91,16 @@ def days_around(today: dt.date) -> list[str]:
     return [(today + dt.timedelta(days=d)).isoformat() for d in (-1, 0)]
 
 
+def batch_objects(run: Run) -> int:
+    """How many ``.parquet`` objects a batch-job scenario's prefix holds."""
+    return CANCELLED_BATCH_OBJECTS if run in (BATCH_FAILED, BATCH_SUCCEEDED) else BATCH_OBJECTS
+
+
 def seed_plan(today: dt.date) -> dict[str, Tags]:
     """Every object to create, with its tags."""
     plan: dict[str, Tags] = {}
     for run in BATCH_RUNS:
-        for i in range(BATCH_OBJECTS):
+        for i in range(batch_objects(run)):
             plan[f"{run.prefix}part-{i:03d}.parquet"] = dict(BATCH_TAGS_BEFORE)
         plan[f"{run.prefix}_SUCCESS"] = {}
     for run in (DIRECT_PLAIN, DIRECT_KILLED):
