@@ -44,7 +44,12 @@ BATCH_OBJECTS_PER_SECOND = 1000.0
 LIST_PAGE_SIZE = 1000  # keys per ListObjectsV2 page
 DEFAULT_UNDO_CHUNK = 1000  # objects per undo log part (the engine's default chunk size)
 
-SOURCES = ("objects", "manifest", "inventory_manifest", "bucket")
+SOURCES = {
+    "objects": "an upstream list",
+    "manifest": "a CSV manifest",
+    "inventory_manifest": "an S3 Inventory report",
+    "bucket": "a listing",
+}
 
 
 class EstimateError(S3TaggingInputError):
@@ -159,7 +164,8 @@ class TaggingEstimate:
     def table(self) -> str:
         """A small table for the task log."""
         lines = [
-            f"Priced plan: {self.objects:,} objects in {self.batches:,} batches (from {self.source}), "
+            f"Priced plan: {self.objects:,} objects in {self.batches:,} batches "
+            f"(from {SOURCES[self.source]}), "
             f"prices of {self.prices.region} read {self.prices.read_on} from {self.prices.source}",
             "| path   |       GET |       PUT | request fees | Batch Operations fees |      total | duration",
         ]

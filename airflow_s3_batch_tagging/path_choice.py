@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
-from airflow_s3_batch_tagging.estimate import BATCH, DIRECT, TaggingEstimate
+from airflow_s3_batch_tagging.estimate import BATCH, DIRECT, TaggingEstimate, TaggingWork
 
 STRATEGIES = ("auto", DIRECT, BATCH)
 DEFAULT_MAX_DIRECT_SECONDS = 3600.0
@@ -58,9 +58,16 @@ def _threshold(name: str, value: Any, *, optional: bool) -> float | None:
     return float(value)
 
 
-def validate_strategy(strategy: Any) -> str:
+def _refuse_batch(why: str) -> PathChoiceError:
+    return PathChoiceError(f"strategy='batch', but S3 Batch Operations cannot do this run: {why}.")
+
+
+def validate_strategy(strategy: Any, work: TaggingWork | None = None) -> str:
+    """Check ``strategy`` (and, given the ``work``, that a forced batch path can do it) before any request."""
     if strategy not in STRATEGIES:
         raise PathChoiceError(f"Invalid strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}.")
+    if strategy == BATCH and work is not None and work.batch_cannot():
+        raise _refuse_batch("; ".join(work.batch_cannot()))
     return str(strategy)
 
 
@@ -85,7 +92,7 @@ def choose_path(
     if not batch.possible:
         why = "; ".join(batch.why_not)
         if strategy == BATCH:
-            raise PathChoiceError(f"strategy='batch', but S3 Batch Operations cannot do this run: {why}.")
+            raise _refuse_batch(why)
         return PathChoice(DIRECT, [f"direct: S3 Batch Operations cannot do {why}"])
     if strategy != "auto":
         return PathChoice(strategy, [f"{strategy}: strategy={strategy!r} was given"])
@@ -94,12 +101,12 @@ def choose_path(
         return PathChoice(
             DIRECT,
             [
-                f"direct: it takes about {direct.seconds:,.1f} s, within max_direct_seconds={limit:,.0f}, "
+                f"direct: it takes about {direct.seconds:,.1f} s, within max_direct_seconds={limit:,.1f}, "
                 f"and costs ${direct.total_fees:,.6f} against the batch path's ${batch.total_fees:,.6f}"
             ],
         )
     reasons = [
-        f"the direct path takes about {direct.seconds:,.1f} s, more than max_direct_seconds={limit:,.0f}"
+        f"the direct path takes about {direct.seconds:,.1f} s, more than max_direct_seconds={limit:,.1f}"
     ]
     if extra_limit is not None and extra > extra_limit:
         reasons.append(

@@ -242,7 +242,7 @@ def plan_tagging(
         only_if_tags=only_if_tags,
         unless_tag_keys=unless_tag_keys,
     )
-    strategy = validate_strategy(strategy)
+    strategy = validate_strategy(strategy, work)
     validate_thresholds(max_direct_seconds, max_batch_extra_fee)
     resolve_prices(region_name, prices)
     parallel_tasks(max_parallel_tasks, direct_task_id=direct_task_id)
