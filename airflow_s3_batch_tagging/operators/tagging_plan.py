@@ -1,8 +1,8 @@
 """A priced plan before anything is written, and the choice of path it allows.
 
 - ``plan_tagging``: a TaskFlow task that plans the batches of one source (as
-  ``plan_tagging_batches``), prices both paths (``estimate``), logs the table and picks a path
-  (``path_choice``); its XComs are ``batches``, ``estimate``, ``path`` and ``reasons``.
+  ``plan_tagging_batches``, and returns them), prices both paths, logs the table and picks a path
+  (``path_choice``); the XComs ``estimate``, ``path`` and ``reasons`` say so.
 - ``choose_tagging_path``: a branch task that follows the planned path to the direct or the batch task.
 - ``priced_estimate``: the estimate of planned batches, shared with ``plan_tagging_batches``.
 """
@@ -55,6 +55,8 @@ from airflow_s3_batch_tagging.tags import TaggingMode
 log = logging.getLogger(__name__)
 
 ESTIMATE_XCOM_KEY = "estimate"
+PATH_XCOM_KEY = "path"
+REASONS_XCOM_KEY = "reasons"
 
 
 def _has_own_tags(objects: Sequence[Any] | None) -> bool:
@@ -189,7 +191,7 @@ def client_region(client: Any, region_name: str | None, hook: S3ObjectTaggingHoo
     return None
 
 
-@task(multiple_outputs=True)
+@task
 def plan_tagging(
     objects: Sequence[Any] | None = None,
     manifest: str | None = None,
@@ -218,7 +220,7 @@ def plan_tagging(
     aws_conn_id: str | None = "aws_default",
     region_name: str | None = None,
     expected_bucket_owner: str | None = None,
-) -> dict[str, Any]:
+) -> list[Any]:
     """TaskFlow task: plan the batches of one source, price both paths and pick one.
 
     The source is as for ``plan_tagging_batches`` (one of ``objects``, ``manifest``,
@@ -228,9 +230,9 @@ def plan_tagging(
     batch job cannot do). ``strategy`` is ``auto``, ``direct`` or ``batch``; ``auto`` applies
     ``path_choice``'s rules with ``max_direct_seconds`` and ``max_batch_extra_fee``.
 
-    :return: ``batches`` (for ``S3PutObjectTaggingOperator.expand(objects=...)``), ``estimate`` (see
-        ``TaggingEstimate.to_dict``), ``path`` (``direct`` or ``batch``) and ``reasons``; each is also
-        its own XCom key.
+    :return: the batches, for ``S3PutObjectTaggingOperator.expand(objects=...)`` (Airflow maps over a
+        return value only). The XComs ``estimate`` (``TaggingEstimate.to_dict``), ``path``
+        (``direct`` or ``batch``) and ``reasons`` hold the rest: ``plan["path"]`` in a DAG.
     """
     # Every parameter is checked before the first request.
     work = tagging_work(
@@ -287,7 +289,10 @@ def plan_tagging(
     for reason in choice.reasons:
         log.info("Path: %s", reason)
     log.info("Chosen path: %s.", choice.path)
-    return {"batches": batches, "estimate": estimate.to_dict(), **choice.to_dict()}
+    push_xcom(ESTIMATE_XCOM_KEY, estimate.to_dict())
+    push_xcom(PATH_XCOM_KEY, choice.path)
+    push_xcom(REASONS_XCOM_KEY, choice.reasons)
+    return batches
 
 
 @task.branch
