@@ -128,6 +128,9 @@ def parallel_tasks(max_parallel_tasks: Any = None, *, direct_task_id: str | None
         limits["[core] max_active_tasks_per_dag"] = conf.getint(
             "core", "max_active_tasks_per_dag", fallback=16
         )
+    limits = {name: value for name, value in limits.items() if value > 0}  # 0: no limit
+    if not limits:
+        raise EstimateError("Airflow sets no limit on parallel tasks here: give max_parallel_tasks.")
     name = min(limits, key=lambda key: limits[key])
     return limits[name], f"{name} (pools and executor slots not counted: set max_parallel_tasks)"
 

@@ -175,6 +175,8 @@ def test_parallel_tasks_come_from_airflow_settings(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "60")
     assert parallel_tasks()[0] == 9
     assert parallel_tasks("3") == (3, "max_parallel_tasks")
+    monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "0")  # Airflow's "unlimited"
+    assert parallel_tasks()[0] == 9
 
 
 @pytest.mark.parametrize(("path", "task_id"), [("direct", "tag_directly"), ("batch", "tag_with_job")])
