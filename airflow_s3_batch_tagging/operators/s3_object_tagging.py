@@ -23,7 +23,7 @@ from airflow_s3_batch_tagging.planning import (
     DEFAULT_BATCH_SIZE,
     is_batch_reference,
     parse_object_entries,
-    plan_batches,
+    plan_batches,  # noqa: F401  (imported from here by callers; plan_tagging_batches plans through tagging_plan)
 )
 from airflow_s3_batch_tagging.report import (
     failures_tolerated,
@@ -477,23 +477,10 @@ def plan_tagging_batches(
     # Imported here: tagging_plan imports this module.
     from airflow_s3_batch_tagging.operators import tagging_plan
 
-    client = None
-    validate_expected_bucket_owner(expected_bucket_owner)
     work = tagging_plan.tagging_work(
         mode=mode, skip_unchanged=skip_unchanged, dry_run=dry_run, undo_log=undo_log, objects=objects
     )
-    tagging_plan.resolve_prices(region_name, prices)
-    tagging_plan.parallel_tasks(max_parallel_tasks)
-    hook = S3ObjectTaggingHook(
-        aws_conn_id=aws_conn_id,
-        region_name=region_name,
-        concurrency=1,
-        expected_bucket_owner=expected_bucket_owner,
-    )
-    if objects is None:
-        client = hook.conn
-    batches = plan_batches(
-        client,
+    batches, estimate = tagging_plan.plan_and_price(
         objects=objects,
         manifest=manifest,
         inventory_manifest=inventory_manifest,
@@ -501,12 +488,10 @@ def plan_tagging_batches(
         prefix=prefix,
         batch_size=batch_size,
         max_batch_size=max_batch_size,
-    )
-    estimate = tagging_plan.priced_estimate(
-        batches,
-        source=tagging_plan.source_of(objects, manifest, inventory_manifest),
+        aws_conn_id=aws_conn_id,
+        region_name=region_name,
+        expected_bucket_owner=expected_bucket_owner,
         work=work,
-        region=tagging_plan.client_region(client, region_name, hook),
         prices=prices,
         max_parallel_tasks=max_parallel_tasks,
         engine=engine,

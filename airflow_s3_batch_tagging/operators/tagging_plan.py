@@ -43,6 +43,7 @@ __all__ = [
     "choose_tagging_path",
     "client_region",
     "parallel_tasks",
+    "plan_and_price",
     "plan_tagging",
     "priced_estimate",
     "push_xcom",
@@ -174,6 +175,63 @@ def priced_estimate(
     return estimate
 
 
+def plan_and_price(
+    *,
+    objects: Sequence[Any] | None,
+    manifest: str | None,
+    inventory_manifest: str | None,
+    bucket: str | None,
+    prefix: str,
+    batch_size: int,
+    max_batch_size: int | None,
+    aws_conn_id: str | None,
+    region_name: str | None,
+    expected_bucket_owner: str | None,
+    work: TaggingWork,
+    **options: Any,
+) -> tuple[list[Any], TaggingEstimate]:
+    """Plan the batches of one source (``plan_batches``) and price them (``priced_estimate`` with
+    ``options``). Every parameter is checked before the first request."""
+    source = source_of(objects, manifest, inventory_manifest)
+    validate_expected_bucket_owner(expected_bucket_owner)
+    prices, _note = resolve_prices(region_name, options.get("prices"))
+    running, _from = parallel_tasks(
+        options.get("max_parallel_tasks"), direct_task_id=options.get("direct_task_id")
+    )
+    rates = {name: options[name] for name in _RATE_OPTIONS if name in options}
+    estimate_tagging(
+        [], source=source, work=work, prices=prices, parallel_tasks=running, **rates
+    )  # checks only
+    hook = S3ObjectTaggingHook(
+        aws_conn_id=aws_conn_id,
+        region_name=region_name,
+        concurrency=1,
+        expected_bucket_owner=expected_bucket_owner,
+    )
+    client = None if objects is not None else hook.conn
+    batches = plan_batches(
+        client,
+        objects=objects,
+        manifest=manifest,
+        inventory_manifest=inventory_manifest,
+        bucket=bucket,
+        prefix=prefix,
+        batch_size=batch_size,
+        max_batch_size=max_batch_size,
+    )
+    region = client_region(client, region_name, hook)
+    return batches, priced_estimate(batches, source=source, work=work, region=region, **options)
+
+
+_RATE_OPTIONS = (
+    "engine",
+    "direct_objects_per_second",
+    "s3_writes_per_second",
+    "batch_startup_seconds",
+    "batch_objects_per_second",
+)
+
+
 def push_xcom(key: str, value: Any) -> None:
     """Push ``value`` under ``key`` when running as a task (a plain call has no task instance)."""
     try:
@@ -249,18 +307,7 @@ def plan_tagging(
     )
     strategy = validate_strategy(strategy, work)
     validate_thresholds(max_direct_seconds, max_batch_extra_fee)
-    resolve_prices(region_name, prices)
-    parallel_tasks(max_parallel_tasks, direct_task_id=direct_task_id)
-    validate_expected_bucket_owner(expected_bucket_owner)
-    hook = S3ObjectTaggingHook(
-        aws_conn_id=aws_conn_id,
-        region_name=region_name,
-        concurrency=1,
-        expected_bucket_owner=expected_bucket_owner,
-    )
-    client = None if objects is not None else hook.conn
-    batches = plan_batches(
-        client,
+    batches, estimate = plan_and_price(
         objects=objects,
         manifest=manifest,
         inventory_manifest=inventory_manifest,
@@ -268,12 +315,10 @@ def plan_tagging(
         prefix=prefix,
         batch_size=batch_size,
         max_batch_size=max_batch_size,
-    )
-    estimate = priced_estimate(
-        batches,
-        source=source_of(objects, manifest, inventory_manifest),
+        aws_conn_id=aws_conn_id,
+        region_name=region_name,
+        expected_bucket_owner=expected_bucket_owner,
         work=work,
-        region=client_region(client, region_name, hook),
         prices=prices,
         max_parallel_tasks=max_parallel_tasks,
         direct_task_id=direct_task_id,

@@ -148,6 +148,9 @@ def test_a_region_without_prices_falls_back_and_logs_it(
         ({"max_parallel_tasks": 0}, EstimateError, "max_parallel_tasks"),
         ({"skip_unchanged": "maybe"}, Exception, "skip_unchanged"),
         ({"strategy": "batch", "mode": "merge"}, PathChoiceError, "cannot do"),
+        ({"engine": "curl"}, EstimateError, "Invalid engine 'curl'"),
+        ({"batch_objects_per_second": 0}, EstimateError, "batch_objects_per_second"),
+        ({"expected_bucket_owner": "me"}, Exception, "expected_bucket_owner|12 digits"),
     ],
 )
 def test_bad_input_fails_before_any_request(
@@ -156,6 +159,13 @@ def test_bad_input_fails_before_any_request(
     # A bucket that does not exist: any listing would fail with NoSuchBucket, not with this error.
     with pytest.raises(error, match=message):
         plan_tagging.function(bucket="no-such-bucket-anywhere", **kwargs)  # type: ignore[attr-defined]
+
+
+def test_plan_tagging_batches_checks_its_estimate_parameters_before_any_request(local_aws: Any) -> None:
+    with pytest.raises(InvalidTagError, match="Invalid tagging mode"):
+        plan_tagging_batches.function(bucket="no-such-bucket-anywhere", mode="append")  # type: ignore[attr-defined]
+    with pytest.raises(EstimateError, match="Invalid engine"):
+        plan_tagging_batches.function(bucket="no-such-bucket-anywhere", engine="curl")  # type: ignore[attr-defined]
 
 
 def test_plan_tagging_batches_still_returns_only_the_batches() -> None:
