@@ -23,7 +23,7 @@ from airflow_s3_batch_tagging.planning import (
     DEFAULT_BATCH_SIZE,
     is_batch_reference,
     parse_object_entries,
-    plan_batches,
+    plan_batches,  # noqa: F401  (imported from here by callers; plan_tagging_batches plans through tagging_plan)
 )
 from airflow_s3_batch_tagging.report import (
     failures_tolerated,
@@ -451,6 +451,13 @@ def plan_tagging_batches(
     aws_conn_id: str | None = "aws_default",
     region_name: str | None = None,
     expected_bucket_owner: str | None = None,
+    mode: str = "replace",
+    skip_unchanged: Any = False,
+    dry_run: Any = False,
+    undo_log: str | None = None,
+    prices: Any = None,
+    max_parallel_tasks: Any = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> list[Any]:
     """TaskFlow task: plan batches of one source (see :func:`plan_batches`) for dynamic task mapping.
 
@@ -460,18 +467,20 @@ def plan_tagging_batches(
         S3PutObjectTaggingOperator.partial(task_id="tag", tags={"tier": "cold"}).expand(objects=batches)
 
     ``expected_bucket_owner`` is sent as ``ExpectedBucketOwner`` on the manifest reads and listings.
+
+    Beside the batches, a priced plan of the run (objects, requests, fees and duration per path; see
+    ``operators.tagging_plan.plan_tagging``) is logged as a table and pushed as the XCom ``estimate``.
+    ``mode``, ``skip_unchanged``, ``dry_run`` and ``undo_log`` say what the mapped tagging task will
+    do; ``prices`` overrides the package's price table; ``max_parallel_tasks`` is how many mapped
+    tasks run at once (else read from Airflow's configuration); ``engine`` is the tagging task's.
     """
-    client = None
-    validate_expected_bucket_owner(expected_bucket_owner)
-    if objects is None:
-        client = S3ObjectTaggingHook(
-            aws_conn_id=aws_conn_id,
-            region_name=region_name,
-            concurrency=1,
-            expected_bucket_owner=expected_bucket_owner,
-        ).conn
-    return plan_batches(
-        client,
+    # Imported here: tagging_plan imports this module.
+    from airflow_s3_batch_tagging.operators import tagging_plan
+
+    work = tagging_plan.tagging_work(
+        mode=mode, skip_unchanged=skip_unchanged, dry_run=dry_run, undo_log=undo_log, objects=objects
+    )
+    batches, estimate = tagging_plan.plan_and_price(
         objects=objects,
         manifest=manifest,
         inventory_manifest=inventory_manifest,
@@ -479,4 +488,13 @@ def plan_tagging_batches(
         prefix=prefix,
         batch_size=batch_size,
         max_batch_size=max_batch_size,
+        aws_conn_id=aws_conn_id,
+        region_name=region_name,
+        expected_bucket_owner=expected_bucket_owner,
+        work=work,
+        prices=prices,
+        max_parallel_tasks=max_parallel_tasks,
+        engine=engine,
     )
+    tagging_plan.push_xcom(tagging_plan.ESTIMATE_XCOM_KEY, estimate.to_dict())
+    return batches
