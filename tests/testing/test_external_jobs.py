@@ -11,6 +11,20 @@ def _tags(s3: Any, bucket: str, key: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
 
 
+def _create(local_aws: LocalAWS, s3control: Any, data: str, ops: str, **options: Any) -> str:
+    """A job over ``data``'s ``archive/`` reporting to ``ops``; ``options`` give the rest."""
+    return create_external_tagging_job(
+        s3control,
+        account_id=local_aws.account_id,
+        role_arn=local_aws.role_arn,
+        source_bucket=data,
+        key_prefix="archive/",
+        report_bucket=ops,
+        description="made outside Airflow",
+        **options,
+    )
+
+
 def test_job_waits_for_confirmation_then_tags_only_the_prefix(
     local_aws: LocalAWS, s3: Any, s3control: Any, wait_job: Callable[..., dict[str, Any]]
 ) -> None:
@@ -18,15 +32,12 @@ def test_job_waits_for_confirmation_then_tags_only_the_prefix(
     for key in ("archive/a.bin", "archive/b c.bin", "keep/a.bin"):
         s3.put_object(Bucket=data, Key=key, Body=b"x", Tagging="legal_hold=false")
 
-    job_id = create_external_tagging_job(
+    job_id = _create(
+        local_aws,
         s3control,
-        account_id=local_aws.account_id,
-        role_arn=local_aws.role_arn,
-        source_bucket=data,
-        key_prefix="archive/",
+        data,
+        ops,
         tags={"legal_hold": "true", "reviewed_by": "legal"},
-        report_bucket=ops,
-        description="made outside Airflow",
         confirmation_required=True,
     )
 
@@ -47,15 +58,12 @@ def test_job_without_confirmation_runs_at_once(
     data, ops = local_aws.create_bucket(), local_aws.create_bucket()
     s3.put_object(Bucket=data, Key="archive/a.bin", Body=b"x")
 
-    job_id = create_external_tagging_job(
+    job_id = _create(
+        local_aws,
         s3control,
-        account_id=local_aws.account_id,
-        role_arn=local_aws.role_arn,
-        source_bucket=data,
-        key_prefix="archive/",
+        data,
+        ops,
         tags={"legal_hold": "true"},
-        report_bucket=ops,
-        description="made outside Airflow",
         confirmation_required=False,
         report_scope="FailedTasksOnly",
     )
