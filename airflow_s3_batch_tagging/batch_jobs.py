@@ -303,15 +303,6 @@ class ManifestGeneratorSpec:
         return {"S3JobManifestGenerator": {"SourceBucket": source, **self.members}}
 
 
-def normalize_manifest_generator(
-    generator: Mapping[str, Any] | None, *, partition: str = "aws", expected_bucket_owner: str | None = None
-) -> dict[str, Any]:
-    """Return a ``ManifestGenerator`` argument from an ``S3JobManifestGenerator`` dict (see
-    ``ManifestGeneratorSpec.parse``)."""
-    spec = ManifestGeneratorSpec.parse(generator, expected_bucket_owner=expected_bucket_owner)
-    return spec.to_boto(partition)
-
-
 # -- the operators' inputs, checked once --------------------------------------------------------------
 
 

@@ -17,7 +17,6 @@ from airflow_s3_batch_tagging.manifest import (
     CSV_MANIFEST_FORMAT,
     InventoryManifest,
     ManifestRange,
-    batched,
     encode_manifest_key,
     plan_csv_manifest_ranges,
     read_csv_manifest,
@@ -187,15 +186,6 @@ def test_manifest_range_rejects_bad_fields() -> None:
         ManifestRange.from_dict(
             {"manifest": "s3://m-bucket/m.csv", "format": CSV_MANIFEST_FORMAT, "count": 1, "x": 1}
         )
-
-
-def test_batched_splits_lazily() -> None:
-    def numbers() -> Iterator[int]:
-        yield from range(7)
-
-    assert list(batched(numbers(), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
-    with pytest.raises(ValueError, match="at least 1"):
-        list(batched([], 0))
 
 
 INVENTORY_MANIFEST = {

@@ -21,34 +21,19 @@ from botocore.exceptions import ClientError
 
 from airflow_s3_batch_tagging.accounts import validate_account_id
 from airflow_s3_batch_tagging.batch_jobs import (
-    JOB_ENDING_STATES,
     JOB_FAILURE_STATES,
-    JOB_INTERMEDIATE_STATES,
     JOB_STATUS_QUERIES,
     JOB_SUCCESS_STATES,
-    KILL_REASON,
-    MAX_DESCRIPTION_LENGTH,
-    MAX_JOB_TAGS,
-    MAX_PRIORITY,
-    MAX_TOKEN_LENGTH,
-    build_report,
     job_counts,
     job_failure_reasons,
     job_report_location,
-    job_request_token,
-    job_result_log_args,
     job_tags_to_boto,
-    kill_reason,
-    killed_by_earlier_try,
     resolve_manifest_format,
-    successor_request_token,
     tagging_operation,
     validate_client_request_token,
     validate_description,
     validate_priority,
-    validate_report_scope,
     validate_role_arn,
-    validate_waiter_settings,
 )
 from airflow_s3_batch_tagging.errors import ManifestError, S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
@@ -78,41 +63,6 @@ if TYPE_CHECKING:
 
     from airflow_s3_batch_tagging.objects import ObjectRef
     from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
-
-# The batch-job rules live in the core (``batch_jobs``); re-exported for imports written before the move.
-__all__ = [
-    "JOB_ENDING_STATES",
-    "JOB_FAILURE_STATES",
-    "JOB_INTERMEDIATE_STATES",
-    "JOB_STATUS_QUERIES",
-    "JOB_SUCCESS_STATES",
-    "KILL_REASON",
-    "MAX_DESCRIPTION_LENGTH",
-    "MAX_JOB_TAGS",
-    "MAX_PRIORITY",
-    "MAX_TOKEN_LENGTH",
-    "WAITER_PATH",
-    "S3BatchOperationsHook",
-    "bucket_from_arn",
-    "build_report",
-    "job_counts",
-    "job_failure_reasons",
-    "job_report_location",
-    "job_request_token",
-    "job_result_log_args",
-    "job_tags_to_boto",
-    "kill_reason",
-    "killed_by_earlier_try",
-    "resolve_manifest_format",
-    "successor_request_token",
-    "tagging_operation",
-    "validate_account_id",
-    "validate_description",
-    "validate_priority",
-    "validate_report_scope",
-    "validate_role_arn",
-    "validate_waiter_settings",
-]
 
 WAITER_PATH = Path(__file__).parents[1] / "waiters" / "s3control.json"
 

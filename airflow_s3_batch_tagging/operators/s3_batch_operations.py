@@ -26,7 +26,6 @@ from airflow_s3_batch_tagging.batch_jobs import (
     job_result_problem,
     kill_reason,
     killed_by_earlier_try,
-    normalize_manifest_generator,
     successor_request_token,
 )
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = [
     "S3BatchDeleteObjectTaggingOperator",
     "S3BatchPutObjectTaggingOperator",
-    "normalize_manifest_generator",  # re-exported: imported from here before it moved to the core
 ]
 
 # A retried task whose job ended Failed or Cancelled starts a successor; this bounds the chain.
