@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from airflow_s3_batch_tagging.accounts import validate_account_id, validate_expected_bucket_owner
@@ -110,6 +111,17 @@ def validate_waiter_settings(waiter_delay: object, waiter_max_attempts: object) 
             f"Invalid waiter_max_attempts {waiter_max_attempts!r}: it must be an integer >= 1."
         )
     return waiter_delay, waiter_max_attempts
+
+
+# The trigger's own waiter gives up after delay * attempts; the deferral's timeout is the triggerer's
+# backstop for a trigger that never fires (as in the Amazon provider's BatchSensor and ECS operators).
+DEFER_TIMEOUT_MARGIN = timedelta(seconds=60)
+
+
+def deferral_timeout(waiter_delay: float, waiter_max_attempts: int) -> timedelta:
+    """The ``timeout`` of a deferral whose trigger polls ``waiter_max_attempts`` times, ``waiter_delay``
+    seconds apart: that span plus a margin, so that a lost trigger does not wait forever."""
+    return timedelta(seconds=waiter_delay * waiter_max_attempts) + DEFER_TIMEOUT_MARGIN
 
 
 def validate_report_scope(report_scope: object) -> str:

@@ -3,6 +3,7 @@ tokens, the operators' checked inputs (BatchJobSpec) and the verdicts on describ
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from airflow_s3_batch_tagging.batch_jobs import (
     BatchJobSpec,
     ManifestGeneratorSpec,
     build_report,
+    deferral_timeout,
     job_request_token,
     job_result_problem,
     kill_reason,
@@ -71,6 +73,11 @@ def _generator(
 def test_validate_role_arn_rejects_other_forms(bad: object) -> None:
     with pytest.raises(S3TaggingInputError, match="Invalid role ARN"):
         validate_role_arn(bad)
+
+
+def test_deferral_timeout_is_the_whole_wait_plus_a_minute() -> None:
+    assert deferral_timeout(30, 2880) == timedelta(days=1, seconds=60)
+    assert deferral_timeout(0.5, 4) == timedelta(seconds=62)
 
 
 def test_request_token_is_per_task_instance_and_fits_aws() -> None:
