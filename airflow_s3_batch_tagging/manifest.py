@@ -47,6 +47,15 @@ def unquote_etag(etag: object) -> str:
     return str(etag).strip('"')
 
 
+def manifest_spec(manifest_format: str, *, with_version_ids: bool = False) -> dict[str, Any]:
+    """The ``Manifest.Spec`` of CreateJob: an S3 Inventory report gives only its format (its
+    ``manifest.json`` lists the columns); a CSV manifest also the fields each line holds."""
+    if manifest_format == INVENTORY_MANIFEST_FORMAT:
+        return {"Format": manifest_format}
+    fields = ["Bucket", "Key", "VersionId"] if with_version_ids else ["Bucket", "Key"]
+    return {"Format": manifest_format, "Fields": fields}
+
+
 def encode_manifest_key(key: str) -> str:
     """URL-encode a key for a CSV manifest: UTF-8 percent-encoding, ``/`` kept, a space as ``%20`` and a
     ``+`` as ``%2B``, so that the key reads the same whether ``+`` is decoded as a space or not."""

@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 from airflow_s3_batch_tagging.errors import ManifestError
 from airflow_s3_batch_tagging.manifest import (
     CSV_MANIFEST_FORMAT,
+    INVENTORY_MANIFEST_FORMAT,
     InventoryManifest,
     ManifestRange,
     encode_manifest_key,
+    manifest_spec,
     plan_csv_manifest_ranges,
     read_csv_manifest,
     read_inventory_csv,
@@ -285,3 +287,12 @@ def test_writing_and_reading_stream_without_holding_the_objects() -> None:
     tracemalloc.stop()
     assert sink.size > 200_000 * 30
     assert peak < 5_000_000, f"writing held {peak} bytes"
+
+
+def test_manifest_spec_lists_csv_fields_and_no_inventory_fields() -> None:
+    # CreateJob's JobManifestSpec: Fields (Ignore, Bucket, Key, VersionId) only for the CSV format.
+    assert manifest_spec(CSV_MANIFEST_FORMAT) == {"Format": CSV_MANIFEST_FORMAT, "Fields": ["Bucket", "Key"]}
+    versioned = manifest_spec(CSV_MANIFEST_FORMAT, with_version_ids=True)
+    assert versioned["Fields"] == ["Bucket", "Key", "VersionId"]
+    inventory = manifest_spec(INVENTORY_MANIFEST_FORMAT, with_version_ids=True)
+    assert inventory == {"Format": INVENTORY_MANIFEST_FORMAT}

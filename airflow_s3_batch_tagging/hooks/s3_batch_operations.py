@@ -39,7 +39,7 @@ from airflow_s3_batch_tagging.errors import ManifestError, S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
 from airflow_s3_batch_tagging.manifest import (
     CSV_MANIFEST_FORMAT,
-    INVENTORY_MANIFEST_FORMAT,
+    manifest_spec,
     read_csv_manifest,
     unquote_etag,
     write_csv_manifest,
@@ -304,9 +304,8 @@ class S3BatchOperationsHook(AwsBaseHook):
                 self.log.info(
                     "Reusing the identical manifest of %s objects at s3://%s/%s", count, bucket, key
                 )
-        fields = ["Bucket", "Key", "VersionId"] if with_version_ids else ["Bucket", "Key"]
         manifest = {
-            "Spec": {"Format": CSV_MANIFEST_FORMAT, "Fields": fields},
+            "Spec": manifest_spec(CSV_MANIFEST_FORMAT, with_version_ids=with_version_ids),
             "Location": {"ObjectArn": self._object_arn(bucket, key), "ETag": etag},
         }
         return manifest, count
@@ -346,13 +345,8 @@ class S3BatchOperationsHook(AwsBaseHook):
         if not head.get("ContentLength"):
             raise ManifestError(f"The manifest {uri} is empty: a job needs at least one object.")
         location = {"ObjectArn": self._object_arn(bucket, key), "ETag": unquote_etag(head["ETag"])}
-        if spec_format == INVENTORY_MANIFEST_FORMAT:
-            return {"Spec": {"Format": spec_format}, "Location": location}
-        fields = ["Bucket", "Key", "VersionId"] if self._csv_has_version_ids(bucket, key, uri) else None
-        return {
-            "Spec": {"Format": spec_format, "Fields": fields or ["Bucket", "Key"]},
-            "Location": location,
-        }
+        with_version_ids = spec_format == CSV_MANIFEST_FORMAT and self._csv_has_version_ids(bucket, key, uri)
+        return {"Spec": manifest_spec(spec_format, with_version_ids=with_version_ids), "Location": location}
 
     def _csv_has_version_ids(self, bucket: str, key: str, uri: str) -> bool:
         response = self.s3_client.get_object(
