@@ -451,13 +451,10 @@ def run(demo: Demo, steps: Callable[[int, str], None]) -> None:
     demo.run_dag("example_s3_backfill_retagging", "2026-01-02")
     demo.run_dag("example_s3_backfill_retagging", "2026-01-01", note=" (again: must change nothing)")
     # Paced (about 15 s) so that the job is still running when the sensor starts and defers.
-    demo.aws.job_step_delay = 0.4
-    try:
+    with demo.aws.paced_jobs(0.4):
         job_id = demo.create_external_job()
         say(f"created S3 Batch Operations job {job_id} outside Airflow (re-tags archive/, takes ~15 s)")
         demo.run_dag("example_s3_batch_job_sensor", "2026-03-01", conf={"job_id": job_id})
-    finally:
-        demo.aws.job_step_delay = 0.0
 
     steps(4, "Sample objects before and after")
     actual = demo.read_all_tags()

@@ -57,9 +57,8 @@ def s3(local_aws: Any) -> Any:
 @pytest.fixture
 def paced(local_aws: Any) -> Iterator[Any]:
     """Jobs pause 0.3 s between status steps, so a test can act while one runs."""
-    local_aws.job_step_delay = 0.3
-    yield local_aws
-    local_aws.job_step_delay = 0.0
+    with local_aws.paced_jobs(0.3):
+        yield local_aws
 
 
 @pytest.fixture
@@ -420,8 +419,7 @@ def test_cleared_deferred_task_finishes_on_a_successor(
             try_number=try_number, start_date=start_date, xcom_push=lambda key, value: None,
         )  # fmt: skip
 
-    local_aws.job_step_delay = 0.5  # the job still runs when try 2 reattaches
-    try:
+    with local_aws.paced_jobs(0.5):  # the job still runs when try 2 reattaches
         with pytest.raises(TaskDeferred) as try_1:
             operator().execute({"ti": ti(1, datetime.now(UTC))})
         job_id = try_1.value.trigger.job_id
@@ -442,8 +440,6 @@ def test_cleared_deferred_task_finishes_on_a_successor(
         result = operator().execute_complete(
             {"ti": try_2}, asyncio.run(_first_event(successor.value.trigger))
         )
-    finally:
-        local_aws.job_step_delay = 0.0
 
     assert (result["job_id"], result["status"], result["tasks_succeeded"]) == (successor_id, "Complete", 4)
     listed = sorted(job.job_id for job in _jobs(local_aws, description))

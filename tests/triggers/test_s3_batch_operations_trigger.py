@@ -252,8 +252,7 @@ async def test_on_kill_cancels_on_the_async_client(local_aws: Any, aws_default_c
     on a new session, which parses the service model again). It must use the aiobotocore client."""
     from botocore.client import BaseClient
 
-    local_aws.job_step_delay = 0.5
-    try:
+    with local_aws.paced_jobs(0.5):
         job_id = _suspended_job(local_aws)
         blocking: list[str] = []
         original = BaseClient._make_api_call
@@ -269,7 +268,5 @@ async def test_on_kill_cancels_on_the_async_client(local_aws: Any, aws_default_c
                 job_id=job_id, account_id=local_aws.account_id, cancel_on_kill=True, try_number=2
             ).on_kill()
         cancelled = local_aws.jobs.wait_for(job_id, "Cancelled")
-    finally:
-        local_aws.job_step_delay = 0.0
     assert blocking == []
     assert cancelled.status_update_reason == "Airflow task was killed (try 2)"
