@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from airflow_s3_batch_tagging.accounts import validate_account_id, validate_expected_bucket_owner
@@ -110,6 +111,17 @@ def validate_waiter_settings(waiter_delay: object, waiter_max_attempts: object) 
             f"Invalid waiter_max_attempts {waiter_max_attempts!r}: it must be an integer >= 1."
         )
     return waiter_delay, waiter_max_attempts
+
+
+# The trigger's own waiter gives up after delay * attempts; the deferral's timeout is the triggerer's
+# backstop for a trigger that never fires (as in the Amazon provider's BatchSensor and ECS operators).
+DEFER_TIMEOUT_MARGIN = timedelta(seconds=60)
+
+
+def deferral_timeout(waiter_delay: float, waiter_max_attempts: int) -> timedelta:
+    """The ``timeout`` of a deferral whose trigger polls ``waiter_max_attempts`` times, ``waiter_delay``
+    seconds apart: that span plus a margin, so that a lost trigger does not wait forever."""
+    return timedelta(seconds=waiter_delay * waiter_max_attempts) + DEFER_TIMEOUT_MARGIN
 
 
 def validate_report_scope(report_scope: object) -> str:
@@ -301,15 +313,6 @@ class ManifestGeneratorSpec:
         """The ``ManifestGenerator`` argument of ``CreateJob``, its bucket ARN in ``partition``."""
         source = self.source_arn or f"arn:{partition}:s3:::{self.source_bucket}"
         return {"S3JobManifestGenerator": {"SourceBucket": source, **self.members}}
-
-
-def normalize_manifest_generator(
-    generator: Mapping[str, Any] | None, *, partition: str = "aws", expected_bucket_owner: str | None = None
-) -> dict[str, Any]:
-    """Return a ``ManifestGenerator`` argument from an ``S3JobManifestGenerator`` dict (see
-    ``ManifestGeneratorSpec.parse``)."""
-    spec = ManifestGeneratorSpec.parse(generator, expected_bucket_owner=expected_bucket_owner)
-    return spec.to_boto(partition)
 
 
 # -- the operators' inputs, checked once --------------------------------------------------------------

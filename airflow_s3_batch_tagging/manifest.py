@@ -26,8 +26,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from itertools import islice
-from typing import IO, Any, TypeVar, cast
+from typing import IO, Any, cast
 from urllib.parse import quote, unquote
 
 from airflow_s3_batch_tagging.errors import InvalidObjectRefError, ManifestError
@@ -42,12 +41,19 @@ _ALREADY_SAFE_KEY = re.compile(r"[A-Za-z0-9_.\-~/]*").fullmatch
 _BAD_PERCENT_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})").search
 _WRITE_CHUNK_LINES = 4096
 
-T = TypeVar("T")
-
 
 def unquote_etag(etag: object) -> str:
     """An ETag as a manifest location needs it: ``HeadObject``/``PutObject`` quote it, AWS wants it bare."""
     return str(etag).strip('"')
+
+
+def manifest_spec(manifest_format: str, *, with_version_ids: bool = False) -> dict[str, Any]:
+    """The ``Manifest.Spec`` of CreateJob: an S3 Inventory report gives only its format (its
+    ``manifest.json`` lists the columns); a CSV manifest also the fields each line holds."""
+    if manifest_format == INVENTORY_MANIFEST_FORMAT:
+        return {"Format": manifest_format}
+    fields = ["Bucket", "Key", "VersionId"] if with_version_ids else ["Bucket", "Key"]
+    return {"Format": manifest_format, "Fields": fields}
 
 
 def encode_manifest_key(key: str) -> str:
@@ -275,15 +281,6 @@ def read_inventory_csv(
                 raise ManifestError(f"{source} line {line_number}: {err}") from None
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as err:
         raise ManifestError(f"{source} line {line_number + 1}: cannot be read: {err}.") from None
-
-
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Split ``items`` into lists of at most ``size``, lazily."""
-    if size < 1:
-        raise ValueError(f"Batch size must be at least 1, got {size}.")
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 @dataclass(frozen=True, slots=True)

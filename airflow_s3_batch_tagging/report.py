@@ -257,10 +257,6 @@ class ReportSummary:
             self.add(row)
         self.files_read += 1
 
-    def describe_failures(self, limit: int = 5) -> str:
-        """``AccessDenied x3, NoSuchKey x1`` (most frequent first), or ``"none"``."""
-        return describe_failure_codes(self.failures_by_code, limit=limit)
-
     def to_dict(self) -> dict[str, Any]:
         """Plain data for XCom."""
         return {

@@ -92,12 +92,3 @@ def code_is_throttling(code: str, status: int = 0) -> bool:
 def code_is_retryable(code: str, status: int = 0) -> bool:
     """Whether another attempt may succeed after this error code (and HTTP status)."""
     return code in RETRYABLE_ERROR_CODES or status >= 500
-
-
-def is_retryable(err: BaseException) -> bool:
-    """Whether another attempt may succeed: throttling, 5xx, timeouts and dropped connections."""
-    if isinstance(err, CONNECTION_ERRORS):
-        return True
-    if isinstance(err, ClientError):
-        return code_is_retryable(error_code(err), http_status(err))
-    return False

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import IO, TYPE_CHECKING, Any
 from botocore.config import Config
 
 from airflow_s3_batch_tagging.testing import LocalAWS
+from airflow_s3_batch_tagging.testing.external_jobs import create_external_tagging_job
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -315,34 +315,18 @@ class Demo:
 
     def create_external_job(self) -> str:
         """A tagging job made outside Airflow (as the console or the AWS CLI would), for example 5."""
-        response = self.aws.client("s3control").create_job(
-            AccountId=self.aws.account_id,
-            ConfirmationRequired=False,
-            Operation={
-                "S3PutObjectTagging": {
-                    "TagSet": [{"Key": k, "Value": v} for k, v in EXTERNAL_JOB_TAGS.items()]
-                }
-            },
-            Report={
-                "Enabled": True,
-                "Bucket": f"arn:aws:s3:::{OPS_BUCKET}",
-                "Prefix": "external-job-reports",
-                "Format": "Report_CSV_20180820",
-                "ReportScope": "FailedTasksOnly",
-            },
-            ClientRequestToken=uuid.uuid4().hex,
-            Priority=10,
-            RoleArn=self.aws.role_arn,
-            Description="created outside Airflow by the demo",
-            ManifestGenerator={
-                "S3JobManifestGenerator": {
-                    "SourceBucket": f"arn:aws:s3:::{DATA_BUCKET}",
-                    "EnableManifestOutput": False,
-                    "Filter": {"KeyNameConstraint": {"MatchAnyPrefix": ["archive/"]}},
-                }
-            },
+        return create_external_tagging_job(
+            self.aws.client("s3control"),
+            account_id=self.aws.account_id,
+            role_arn=self.aws.role_arn,
+            source_bucket=DATA_BUCKET,
+            key_prefix="archive/",
+            tags=EXTERNAL_JOB_TAGS,
+            report_bucket=OPS_BUCKET,
+            description="created outside Airflow by the demo",
+            confirmation_required=False,
+            report_scope="FailedTasksOnly",
         )
-        return str(response["JobId"])
 
     # -- checks ----------------------------------------------------------------------------------------
 
@@ -467,13 +451,10 @@ def run(demo: Demo, steps: Callable[[int, str], None]) -> None:
     demo.run_dag("example_s3_backfill_retagging", "2026-01-02")
     demo.run_dag("example_s3_backfill_retagging", "2026-01-01", note=" (again: must change nothing)")
     # Paced (about 15 s) so that the job is still running when the sensor starts and defers.
-    demo.aws.job_step_delay = 0.4
-    try:
+    with demo.aws.paced_jobs(0.4):
         job_id = demo.create_external_job()
         say(f"created S3 Batch Operations job {job_id} outside Airflow (re-tags archive/, takes ~15 s)")
         demo.run_dag("example_s3_batch_job_sensor", "2026-03-01", conf={"job_id": job_id})
-    finally:
-        demo.aws.job_step_delay = 0.0
 
     steps(4, "Sample objects before and after")
     actual = demo.read_all_tags()

@@ -3,6 +3,7 @@ tokens, the operators' checked inputs (BatchJobSpec) and the verdicts on describ
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,12 +11,13 @@ import pytest
 from airflow_s3_batch_tagging.batch_jobs import (
     KILL_REASON,
     BatchJobSpec,
+    ManifestGeneratorSpec,
     build_report,
+    deferral_timeout,
     job_request_token,
     job_result_problem,
     kill_reason,
     killed_by_earlier_try,
-    normalize_manifest_generator,
     resolve_manifest_format,
     successor_request_token,
     tagging_operation,
@@ -60,10 +62,22 @@ def _spec(**kwargs: Any) -> BatchJobSpec:
     return BatchJobSpec.parse(**arguments)
 
 
+def _generator(
+    given: Any, partition: str = "aws", expected_bucket_owner: str | None = None
+) -> dict[str, Any]:
+    """The ``ManifestGenerator`` argument of CreateJob built from a checked ``given``."""
+    return ManifestGeneratorSpec.parse(given, expected_bucket_owner=expected_bucket_owner).to_boto(partition)
+
+
 @pytest.mark.parametrize("bad", ["arn:aws:iam::123:role/x", "arn:aws:iam::123456789012:user/x", "role", None])
 def test_validate_role_arn_rejects_other_forms(bad: object) -> None:
     with pytest.raises(S3TaggingInputError, match="Invalid role ARN"):
         validate_role_arn(bad)
+
+
+def test_deferral_timeout_is_the_whole_wait_plus_a_minute() -> None:
+    assert deferral_timeout(30, 2880) == timedelta(days=1, seconds=60)
+    assert deferral_timeout(0.5, 4) == timedelta(seconds=62)
 
 
 def test_request_token_is_per_task_instance_and_fits_aws() -> None:
@@ -153,8 +167,8 @@ def test_kill_reason_names_the_try_and_reads_back() -> None:
     assert killed_by_earlier_try({**job, "StatusUpdateReason": "user cancelled"}, 3) is None
 
 
-def test_normalize_manifest_generator_turns_names_into_arns() -> None:
-    assert normalize_manifest_generator({"SourceBucket": "src", "Filter": {"CreatedAfter": "x"}}) == {
+def test_generator_turns_names_into_arns() -> None:
+    assert _generator({"SourceBucket": "src", "Filter": {"CreatedAfter": "x"}}) == {
         "S3JobManifestGenerator": {
             "SourceBucket": "arn:aws:s3:::src",
             "Filter": {"CreatedAfter": "x"},
@@ -162,25 +176,32 @@ def test_normalize_manifest_generator_turns_names_into_arns() -> None:
         }
     }
     wrapped = {"S3JobManifestGenerator": {"SourceBucket": "s3://src", "EnableManifestOutput": True}}
-    assert (
-        normalize_manifest_generator(wrapped)["S3JobManifestGenerator"]["SourceBucket"] == "arn:aws:s3:::src"
-    )
+    assert _generator(wrapped)["S3JobManifestGenerator"]["SourceBucket"] == "arn:aws:s3:::src"
     with pytest.raises(S3TaggingInputError, match="Invalid S3 bucket name 'Bad_Bucket'"):
-        normalize_manifest_generator({"SourceBucket": "Bad_Bucket"})
+        _generator({"SourceBucket": "Bad_Bucket"})
 
 
 @pytest.mark.parametrize("source", ["arn:aws:s3:::Bad_Bucket", "arn::s3:::src", "arn:aws:s3:eu:1:ap/x"])
 def test_generator_source_arn_of_another_form_is_rejected(source: str) -> None:
     with pytest.raises(S3TaggingInputError, match="Invalid manifest_generator SourceBucket"):
-        normalize_manifest_generator({"SourceBucket": source})
+        _generator({"SourceBucket": source})
 
 
 def test_generator_arn_keeps_its_partition_a_name_takes_it() -> None:
-    named = normalize_manifest_generator({"SourceBucket": "src"}, partition="aws-cn")
+    named = _generator({"SourceBucket": "src"}, "aws-cn")
     assert named["S3JobManifestGenerator"]["SourceBucket"] == "arn:aws-cn:s3:::src"
     given = {"SourceBucket": "arn:aws-us-gov:s3:::src"}
-    kept = normalize_manifest_generator(given, partition="aws-cn")
+    kept = _generator(given, "aws-cn")
     assert kept["S3JobManifestGenerator"]["SourceBucket"] == "arn:aws-us-gov:s3:::src"
+
+
+def test_generator_expects_source_owner_unless_named() -> None:
+    generator = _generator({"SourceBucket": "src"}, expected_bucket_owner=ACCOUNT)
+    assert generator["S3JobManifestGenerator"]["ExpectedBucketOwner"] == ACCOUNT
+    own = {"SourceBucket": "src", "ExpectedBucketOwner": "210987654321"}
+    kept = _generator(own, expected_bucket_owner=ACCOUNT)
+    assert kept["S3JobManifestGenerator"]["ExpectedBucketOwner"] == "210987654321"
+    assert "ExpectedBucketOwner" not in _generator({"SourceBucket": "src"})["S3JobManifestGenerator"]
 
 
 def test_spec_builds_report_and_generator_in_any_partition() -> None:

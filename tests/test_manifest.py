@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from airflow_s3_batch_tagging.errors import ManifestError
 from airflow_s3_batch_tagging.manifest import (
     CSV_MANIFEST_FORMAT,
+    INVENTORY_MANIFEST_FORMAT,
     InventoryManifest,
     ManifestRange,
-    batched,
     encode_manifest_key,
+    manifest_spec,
     plan_csv_manifest_ranges,
     read_csv_manifest,
     read_inventory_csv,
@@ -189,15 +190,6 @@ def test_manifest_range_rejects_bad_fields() -> None:
         )
 
 
-def test_batched_splits_lazily() -> None:
-    def numbers() -> Iterator[int]:
-        yield from range(7)
-
-    assert list(batched(numbers(), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
-    with pytest.raises(ValueError, match="at least 1"):
-        list(batched([], 0))
-
-
 INVENTORY_MANIFEST = {
     "sourceBucket": "source-bucket",
     "destinationBucket": "arn:aws:s3:::inventory-bucket",
@@ -295,3 +287,12 @@ def test_writing_and_reading_stream_without_holding_the_objects() -> None:
     tracemalloc.stop()
     assert sink.size > 200_000 * 30
     assert peak < 5_000_000, f"writing held {peak} bytes"
+
+
+def test_manifest_spec_lists_csv_fields_and_no_inventory_fields() -> None:
+    # CreateJob's JobManifestSpec: Fields (Ignore, Bucket, Key, VersionId) only for the CSV format.
+    assert manifest_spec(CSV_MANIFEST_FORMAT) == {"Format": CSV_MANIFEST_FORMAT, "Fields": ["Bucket", "Key"]}
+    versioned = manifest_spec(CSV_MANIFEST_FORMAT, with_version_ids=True)
+    assert versioned["Fields"] == ["Bucket", "Key", "VersionId"]
+    inventory = manifest_spec(INVENTORY_MANIFEST_FORMAT, with_version_ids=True)
+    assert inventory == {"Format": INVENTORY_MANIFEST_FORMAT}

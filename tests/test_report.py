@@ -15,6 +15,7 @@ from airflow_s3_batch_tagging.report import (
     CompletionReportManifest,
     ReportSummary,
     decode_report_key,
+    describe_failure_codes,
     failures_tolerated,
     read_report_csv,
     report_job_prefix,
@@ -83,7 +84,7 @@ def test_read_report_csv_http_status_in_either_order() -> None:
     summary = ReportSummary()
     summary.add_rows(rows)
     assert summary.failures_by_code == {"AccessDenied": 1, "NoSuchKey": 1}
-    assert summary.describe_failures() == "AccessDenied x1, NoSuchKey x1"
+    assert describe_failure_codes(summary.failures_by_code) == "AccessDenied x1, NoSuchKey x1"
 
 
 def test_read_report_csv_accepts_utf8_split_anywhere() -> None:
@@ -156,7 +157,7 @@ def test_summary_counts_ranks_codes_keeps_first_failures() -> None:
         "http_status": 403,
         "message": "m1",
     }
-    assert summary.describe_failures() == "AccessDenied x20, NoSuchKey x10"
+    assert describe_failure_codes(summary.failures_by_code) == "AccessDenied x20, NoSuchKey x10"
     as_dict = summary.to_dict()
     assert as_dict["files_read"] == 1
     assert as_dict["failed_rows"] == 30

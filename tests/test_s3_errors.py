@@ -12,8 +12,8 @@ from airflow_s3_batch_tagging.s3_errors import (
     error_code,
     http_status,
     is_not_found,
-    is_retryable,
 )
+from airflow_s3_batch_tagging.transports.botocore import transport_error
 
 
 def client_error(code: str, status: int, operation: str = "PutObjectTagging") -> ClientError:
@@ -22,16 +22,18 @@ def client_error(code: str, status: int, operation: str = "PutObjectTagging") ->
 
 
 def test_retryable_is_throttling_5xx_and_connection() -> None:
-    assert is_retryable(client_error("SlowDown", 503))
-    assert is_retryable(client_error("InternalError", 500))
-    assert is_retryable(client_error("Whatever", 502))
-    assert not is_retryable(client_error("NoSuchKey", 404))
-    assert not is_retryable(client_error("InvalidTag", 400))
-    assert not is_retryable(client_error("AccessDenied", 403))
-    assert is_retryable(EndpointConnectionError(endpoint_url="x"))
-    assert is_retryable(ReadTimeoutError(endpoint_url="x"))
-    assert is_retryable(ConnectionClosedError(endpoint_url="x"))
-    assert not is_retryable(ValueError("x"))
+    def retryable(err: Exception) -> bool:
+        return transport_error(err).retryable  # how the engine's botocore transports judge it
+
+    assert retryable(client_error("SlowDown", 503))
+    assert retryable(client_error("InternalError", 500))
+    assert retryable(client_error("Whatever", 502))
+    assert not retryable(client_error("NoSuchKey", 404))
+    assert not retryable(client_error("InvalidTag", 400))
+    assert not retryable(client_error("AccessDenied", 403))
+    assert retryable(EndpointConnectionError(endpoint_url="x"))
+    assert retryable(ReadTimeoutError(endpoint_url="x"))
+    assert retryable(ConnectionClosedError(endpoint_url="x"))
 
 
 def test_the_code_is_the_http_status_when_the_answer_has_no_body() -> None:

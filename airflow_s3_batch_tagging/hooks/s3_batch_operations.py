@@ -21,40 +21,25 @@ from botocore.exceptions import ClientError
 
 from airflow_s3_batch_tagging.accounts import validate_account_id
 from airflow_s3_batch_tagging.batch_jobs import (
-    JOB_ENDING_STATES,
     JOB_FAILURE_STATES,
-    JOB_INTERMEDIATE_STATES,
     JOB_STATUS_QUERIES,
     JOB_SUCCESS_STATES,
-    KILL_REASON,
-    MAX_DESCRIPTION_LENGTH,
-    MAX_JOB_TAGS,
-    MAX_PRIORITY,
-    MAX_TOKEN_LENGTH,
-    build_report,
     job_counts,
     job_failure_reasons,
     job_report_location,
-    job_request_token,
-    job_result_log_args,
     job_tags_to_boto,
-    kill_reason,
-    killed_by_earlier_try,
     resolve_manifest_format,
-    successor_request_token,
     tagging_operation,
     validate_client_request_token,
     validate_description,
     validate_priority,
-    validate_report_scope,
     validate_role_arn,
-    validate_waiter_settings,
 )
 from airflow_s3_batch_tagging.errors import ManifestError, S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
 from airflow_s3_batch_tagging.manifest import (
     CSV_MANIFEST_FORMAT,
-    INVENTORY_MANIFEST_FORMAT,
+    manifest_spec,
     read_csv_manifest,
     unquote_etag,
     write_csv_manifest,
@@ -78,41 +63,6 @@ if TYPE_CHECKING:
 
     from airflow_s3_batch_tagging.objects import ObjectRef
     from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
-
-# The batch-job rules live in the core (``batch_jobs``); re-exported for imports written before the move.
-__all__ = [
-    "JOB_ENDING_STATES",
-    "JOB_FAILURE_STATES",
-    "JOB_INTERMEDIATE_STATES",
-    "JOB_STATUS_QUERIES",
-    "JOB_SUCCESS_STATES",
-    "KILL_REASON",
-    "MAX_DESCRIPTION_LENGTH",
-    "MAX_JOB_TAGS",
-    "MAX_PRIORITY",
-    "MAX_TOKEN_LENGTH",
-    "WAITER_PATH",
-    "S3BatchOperationsHook",
-    "bucket_from_arn",
-    "build_report",
-    "job_counts",
-    "job_failure_reasons",
-    "job_report_location",
-    "job_request_token",
-    "job_result_log_args",
-    "job_tags_to_boto",
-    "kill_reason",
-    "killed_by_earlier_try",
-    "resolve_manifest_format",
-    "successor_request_token",
-    "tagging_operation",
-    "validate_account_id",
-    "validate_description",
-    "validate_priority",
-    "validate_report_scope",
-    "validate_role_arn",
-    "validate_waiter_settings",
-]
 
 WAITER_PATH = Path(__file__).parents[1] / "waiters" / "s3control.json"
 
@@ -354,9 +304,8 @@ class S3BatchOperationsHook(AwsBaseHook):
                 self.log.info(
                     "Reusing the identical manifest of %s objects at s3://%s/%s", count, bucket, key
                 )
-        fields = ["Bucket", "Key", "VersionId"] if with_version_ids else ["Bucket", "Key"]
         manifest = {
-            "Spec": {"Format": CSV_MANIFEST_FORMAT, "Fields": fields},
+            "Spec": manifest_spec(CSV_MANIFEST_FORMAT, with_version_ids=with_version_ids),
             "Location": {"ObjectArn": self._object_arn(bucket, key), "ETag": etag},
         }
         return manifest, count
@@ -396,13 +345,8 @@ class S3BatchOperationsHook(AwsBaseHook):
         if not head.get("ContentLength"):
             raise ManifestError(f"The manifest {uri} is empty: a job needs at least one object.")
         location = {"ObjectArn": self._object_arn(bucket, key), "ETag": unquote_etag(head["ETag"])}
-        if spec_format == INVENTORY_MANIFEST_FORMAT:
-            return {"Spec": {"Format": spec_format}, "Location": location}
-        fields = ["Bucket", "Key", "VersionId"] if self._csv_has_version_ids(bucket, key, uri) else None
-        return {
-            "Spec": {"Format": spec_format, "Fields": fields or ["Bucket", "Key"]},
-            "Location": location,
-        }
+        with_version_ids = spec_format == CSV_MANIFEST_FORMAT and self._csv_has_version_ids(bucket, key, uri)
+        return {"Spec": manifest_spec(spec_format, with_version_ids=with_version_ids), "Location": location}
 
     def _csv_has_version_ids(self, bucket: str, key: str, uri: str) -> bool:
         response = self.s3_client.get_object(

@@ -159,9 +159,6 @@ class S3ObjectTaggingHook(AwsBaseHook):
             expect_bucket_owner(client, self.expected_bucket_owner)
             yield client
 
-    def get_conn(self) -> Any:
-        return self.conn
-
     def tag_objects(
         self,
         items: Iterable[TaggingItem],

@@ -21,12 +21,12 @@ from airflow_s3_batch_tagging.batch_jobs import (
     JOB_ENDING_STATES,
     JOB_FAILURE_STATES,
     BatchJobSpec,
+    deferral_timeout,
     job_request_token,
     job_result_log_args,
     job_result_problem,
     kill_reason,
     killed_by_earlier_try,
-    normalize_manifest_generator,
     successor_request_token,
 )
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
@@ -48,16 +48,11 @@ if TYPE_CHECKING:
 __all__ = [
     "S3BatchDeleteObjectTaggingOperator",
     "S3BatchPutObjectTaggingOperator",
-    "normalize_manifest_generator",  # re-exported: imported from here before it moved to the core
 ]
 
 # A retried task whose job ended Failed or Cancelled starts a successor; this bounds the chain.
 MAX_SUCCESSOR_JOBS = 20
 CREATION_TIME_SLACK = timedelta(seconds=1)
-# The trigger's own waiter gives up after waiter_delay * waiter_max_attempts; the deferral's timeout is
-# the triggerer's backstop for a trigger that never fires (as the Amazon provider's BatchSensor and
-# ECS operators do).
-DEFER_TIMEOUT_MARGIN = timedelta(seconds=60)
 
 
 class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
@@ -309,8 +304,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
 
     def _defer(self, job_id: str, waiter_name: str, method_name: str) -> None:
         self.defer(
-            timeout=timedelta(seconds=int(self.waiter_delay) * int(self.waiter_max_attempts))
-            + DEFER_TIMEOUT_MARGIN,
+            timeout=deferral_timeout(int(self.waiter_delay), int(self.waiter_max_attempts)),
             trigger=S3BatchJobTrigger(
                 job_id=job_id,
                 account_id=self.hook.account_id,

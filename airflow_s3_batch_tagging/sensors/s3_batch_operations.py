@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
@@ -15,6 +14,7 @@ from airflow_s3_batch_tagging.batch_jobs import (
     JOB_FAILURE_STATES,
     JOB_INTERMEDIATE_STATES,
     JOB_SUCCESS_STATES,
+    deferral_timeout,
     job_result_log_args,
     job_result_problem,
 )
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
-
-# The trigger's own waiter gives up after poke_interval * max_retries; the deferral's timeout is the
-# triggerer's backstop for a trigger that never fires (as in the Amazon provider's BatchSensor).
-DEFER_TIMEOUT_MARGIN = timedelta(seconds=60)
 
 
 class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
@@ -117,7 +113,7 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
         )
         if self.deferrable:
             self.defer(
-                timeout=timedelta(seconds=self.max_retries * self.poke_interval) + DEFER_TIMEOUT_MARGIN,
+                timeout=deferral_timeout(self.poke_interval, self.max_retries),
                 trigger=S3BatchJobTrigger(
                     job_id=self.job_id,
                     account_id=self.hook.account_id,

@@ -53,6 +53,12 @@ class FormatError(ValueError):
     """A manifest AWS would refuse to read; the job fails with ``InvalidManifest``."""
 
 
+def arn_resource(arn: str) -> str:
+    """``arn:aws:s3:::bucket`` -> ``bucket``, ``arn:aws:s3:::bucket/key`` -> ``bucket/key``; anything
+    else as it is (the job request was checked when the job was created)."""
+    return arn.split(":::", 1)[-1]
+
+
 def form_encode(key: str) -> str:
     """A key as S3 Inventory and completion reports write it: ``a b+c=d/e`` -> ``a+b%2Bc%3Dd/e``."""
     return quote_plus(key, safe="/")
@@ -114,7 +120,7 @@ def read_inventory_manifest(body: bytes, *, where: str) -> InventoryManifest:
     if "Bucket" not in schema or "Key" not in schema:
         raise FormatError(f"{where}: the fileSchema {document.get('fileSchema')!r} lacks Bucket or Key.")
     destination = str(document.get("destinationBucket", ""))
-    return InventoryManifest(destination.split(":::", 1)[-1], schema, tuple(document["files"]))
+    return InventoryManifest(arn_resource(destination), schema, tuple(document["files"]))
 
 
 def read_inventory_csv(data: bytes, schema: Sequence[str], *, where: str) -> list[S3Object]:

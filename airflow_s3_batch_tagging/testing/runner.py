@@ -30,6 +30,7 @@ from airflow_s3_batch_tagging.testing.formats import (
     INVENTORY_MANIFEST_FORMAT,
     FormatError,
     S3Object,
+    arn_resource,
     inventory_manifest_document,
     read_csv_manifest,
     read_inventory_csv,
@@ -57,11 +58,6 @@ _RETRYABLE_CODES = frozenset(
 )
 _TASK_ATTEMPTS = 6
 _TASK_THREADS = 8
-
-
-def bucket_from_arn(arn: str) -> str:
-    """``arn:aws:s3:::bucket`` -> ``bucket`` (validated when the job is created)."""
-    return arn.split(":::", 1)[1]
 
 
 def join_key(prefix: str, *parts: str) -> str:
@@ -224,7 +220,7 @@ class JobRunner:
     def _get_checked(self, location: dict[str, Any], what: str) -> tuple[str, str, bytes]:
         """Read the object ``location`` names and check its ETag; return bucket, key and body."""
         arn = location["ObjectArn"]
-        bucket, _, key = arn.split(":::", 1)[1].partition("/")
+        bucket, _, key = arn_resource(arn).partition("/")
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if location.get("ObjectVersionId"):
             kwargs["VersionId"] = location["ObjectVersionId"]
@@ -288,7 +284,7 @@ class JobRunner:
 
     def _generate_manifest(self) -> list[S3Object]:
         generator = self.request["ManifestGenerator"]["S3JobManifestGenerator"]
-        source_bucket = bucket_from_arn(generator["SourceBucket"])
+        source_bucket = arn_resource(generator["SourceBucket"])
         flt = generator.get("Filter") or {}
         try:
             versioning = _with_retries(self.s3.get_bucket_versioning, Bucket=source_bucket)
@@ -320,7 +316,7 @@ class JobRunner:
     def _write_generated_manifest(
         self, source_bucket: str, objects: list[S3Object], output: dict[str, Any]
     ) -> None:
-        out_bucket = bucket_from_arn(output["Bucket"])
+        out_bucket = arn_resource(output["Bucket"])
         base = join_key(output.get("ManifestPrefix", ""), f"job-{self.job.job_id}")
         rows = ((obj.bucket, obj.key, obj.version_id or "") for obj in objects)
         data = gzip.compress(write_inventory_csv(rows), mtime=0)
@@ -409,7 +405,7 @@ class JobRunner:
             results = list(self.job.results)
         if not report.get("Enabled") or not results:
             return
-        bucket = bucket_from_arn(report["Bucket"])
+        bucket = arn_resource(report["Bucket"])
         base = join_key(report.get("Prefix", ""), f"job-{self.job.job_id}")
         scope = report.get("ReportScope", "AllTasks")
         groups = [("failed", [result for result in results if not result.succeeded])]

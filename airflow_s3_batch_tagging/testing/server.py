@@ -14,6 +14,7 @@ special case in the code that makes the call. Both botocore and aiobotocore hono
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -30,7 +31,7 @@ from airflow_s3_batch_tagging.testing.rules import bucket_name_problem
 from airflow_s3_batch_tagging.testing.s3control_emulator import API_PREFIX, S3ControlEmulator
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
     from types import TracebackType
 
     from werkzeug.serving import BaseWSGIServer
@@ -179,6 +180,17 @@ class LocalAWS:
         if value < 0:
             raise ValueError(f"Invalid job_step_delay {value!r}: it must not be negative.")
         self.jobs.job_step_delay = value
+
+    @contextlib.contextmanager
+    def paced_jobs(self, job_step_delay: float) -> Iterator[LocalAWS]:
+        """Within the block, jobs pause ``job_step_delay`` seconds between steps (so that a test or
+        a demo can act while one runs); the previous delay comes back afterwards, on error too."""
+        previous = self.job_step_delay
+        self.job_step_delay = job_step_delay
+        try:
+            yield self
+        finally:
+            self.job_step_delay = previous
 
     @property
     def config_kwargs(self) -> dict[str, Any]:

@@ -3,7 +3,6 @@ against the local stand-in, leaving the tags on S3 that its docstring promises."
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
+from airflow_s3_batch_tagging.testing.external_jobs import create_external_tagging_job
 from tests.airflow_versions import dagbag, needs_runs_without_logical_date
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "dags_examples"
@@ -246,32 +246,24 @@ def test_sensor_waits_for_a_job_created_outside_the_dag(
     s3, data = examples["s3"], examples["data"]
     for i in range(5):
         _put(s3, data, f"archive/{i}.bin", {"old": "1"})
-    local_aws.job_step_delay = 0.2  # the job is still running when the sensor starts
-    try:
-        job_id = local_aws.client("s3control").create_job(
-            AccountId=local_aws.account_id,
-            ConfirmationRequired=False,
-            Operation={"S3PutObjectTagging": {"TagSet": [{"Key": "legal_hold", "Value": "true"}]}},
-            Report={"Enabled": False},
-            ClientRequestToken=uuid.uuid4().hex,
-            Priority=10,
-            RoleArn=local_aws.role_arn,
-            ManifestGenerator={
-                "S3JobManifestGenerator": {
-                    "SourceBucket": f"arn:aws:s3:::{data}",
-                    "EnableManifestOutput": False,
-                    "Filter": {"KeyNameConstraint": {"MatchAnyPrefix": ["archive/"]}},
-                }
-            },
-        )["JobId"]
+    with local_aws.paced_jobs(0.2):  # the job is still running when the sensor starts
+        job_id = create_external_tagging_job(
+            local_aws.client("s3control"),
+            account_id=local_aws.account_id,
+            role_arn=local_aws.role_arn,
+            source_bucket=data,
+            key_prefix="archive/",
+            tags={"legal_hold": "true"},
+            report_bucket=examples["ops"],
+            description="created outside the DAG by the test",
+            confirmation_required=False,
+        )
         assert local_aws.jobs.get(job_id).status != "Complete"
         run = run_dag(
             examples["dags"]["example_s3_batch_job_sensor"],
             logical_date=_date(3, 7),
             run_conf={"job_id": job_id},
         )
-    finally:
-        local_aws.job_step_delay = 0.0
 
     assert run.state == "success"
     summary = _return_value(run, "job_summary")

@@ -57,14 +57,44 @@ def s3(local_aws: Any) -> Any:
 @pytest.fixture
 def paced(local_aws: Any) -> Iterator[Any]:
     """Jobs pause 0.3 s between status steps, so a test can act while one runs."""
-    local_aws.job_step_delay = 0.3
-    yield local_aws
-    local_aws.job_step_delay = 0.0
+    with local_aws.paced_jobs(0.3):
+        yield local_aws
 
 
-def _put_objects(s3: Any, bucket: str) -> None:
+@pytest.fixture
+def bucket(s3: Any, s3_bucket: str) -> str:
+    """A new bucket holding every key of ``KEYS``, each tagged ``old=1``."""
     for key in KEYS:
-        s3.put_object(Bucket=bucket, Key=key, Body=b"x", Tagging="old=1")
+        s3.put_object(Bucket=s3_bucket, Key=key, Body=b"x", Tagging="old=1")
+    return s3_bucket
+
+
+@pytest.fixture
+def description(request: pytest.FixtureRequest) -> str:
+    """A job description no other test uses: how a test finds its jobs on the shared stand-in."""
+    return f"e2e {request.node.name} {uuid.uuid4().hex[:8]}"
+
+
+def _retag(
+    bucket: str,
+    role_arn: str,
+    description: str,
+    operator: type[S3BatchPutObjectTaggingOperator] = S3BatchPutObjectTaggingOperator,
+    /,
+    **arguments: Any,
+) -> S3BatchPutObjectTaggingOperator:
+    """A task setting ``tier=cold`` on every key of ``KEYS`` in ``bucket`` (manifest under ``m/``),
+    polling without delay; ``arguments`` override or add to those."""
+    defaults: dict[str, Any] = {
+        "task_id": "retag",
+        "objects": [f"s3://{bucket}/{key}" for key in KEYS],
+        "tags": {"tier": "cold"},
+        "role_arn": role_arn,
+        "manifest_location": f"s3://{bucket}/m/",
+        "description": description,
+        "waiter_delay": 0,
+    }
+    return operator(**{**defaults, **arguments})
 
 
 def _task_state(run: Any, task_id: str) -> str:
@@ -73,43 +103,40 @@ def _task_state(run: Any, task_id: str) -> str:
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
 def test_upstream_keys_retagged_by_job_result_in_xcom(
-    run_dag: Callable[..., Any], local_aws: Any, s3: Any, s3_bucket: str, deferrable: bool
+    run_dag: Callable[..., Any], local_aws: Any, s3: Any, bucket: str, description: str, deferrable: bool
 ) -> None:
-    _put_objects(s3, s3_bucket)
-    description = f"e2e retag {uuid.uuid4()}"
     with _dag("batch_retag") as dag:
 
         @task
         def list_keys() -> list[str]:
             return list(KEYS)
 
-        retag = S3BatchPutObjectTaggingOperator(
-            task_id="retag",
+        retag = _retag(
+            bucket,
+            local_aws.role_arn,
+            description,
             objects=list_keys(),
-            bucket=s3_bucket,
+            bucket=bucket,
             tags={"tier": "cold", "dag": "{{ dag.dag_id }}"},
-            role_arn=local_aws.role_arn,
-            manifest_location=f"s3://{s3_bucket}/batch/manifests/",
-            description=description,
+            manifest_location=f"s3://{bucket}/batch/manifests/",
             report_scope="AllTasks",
             deferrable=deferrable,
-            waiter_delay=0,
         )
         collect(retag.output, description)
 
     run = run_dag(dag)
     assert run.state == "success"
     for key in KEYS:
-        assert _tags(s3, s3_bucket, key) == {"tier": "cold", "dag": dag.dag_id}
+        assert _tags(s3, bucket, key) == {"tier": "cold", "dag": dag.dag_id}
     (job,) = _jobs(local_aws, description)
     result = RESULTS[description]
     assert result["job_id"] == job.job_id
     assert result["status"] == "Complete"
     assert (result["tasks_total"], result["tasks_succeeded"], result["tasks_failed"]) == (4, 4, 0)
-    assert result["report_location"] == f"s3://{s3_bucket}/batch/manifests/reports/job-{job.job_id}/"
+    assert result["report_location"] == f"s3://{bucket}/batch/manifests/reports/job-{job.job_id}/"
     assert result["report_summary"]["failures_by_code"] == {}
     manifest_arn = job.request["Manifest"]["Location"]["ObjectArn"]
-    assert manifest_arn.startswith(f"arn:aws:s3:::{s3_bucket}/batch/manifests/{dag.dag_id}/retag/manifest-")
+    assert manifest_arn.startswith(f"arn:aws:s3:::{bucket}/batch/manifests/{dag.dag_id}/retag/manifest-")
     link = run.get_task_instance("retag").xcom_pull(task_ids="retag", key="s3_batch_job")
     assert link == {"region_name": "us-east-1", "aws_domain": "aws.amazon.com", "job_id": job.job_id}
     assert console_link(run, dag.get_task("retag"), S3BatchJobLink()) == (
@@ -118,27 +145,18 @@ def test_upstream_keys_retagged_by_job_result_in_xcom(
 
 
 def test_versioned_objects_only_the_listed_versions_are_tagged(
-    run_dag: Callable[..., Any], local_aws: Any, s3: Any, versioned_s3_bucket: str
+    run_dag: Callable[..., Any], local_aws: Any, s3: Any, versioned_s3_bucket: str, description: str
 ) -> None:
     bucket = versioned_s3_bucket
     old = s3.put_object(Bucket=bucket, Key="v/obj.txt", Body=b"1")["VersionId"]
     new = s3.put_object(Bucket=bucket, Key="v/obj.txt", Body=b"2")["VersionId"]
-    description = f"e2e versions {uuid.uuid4()}"
     with _dag("batch_versions") as dag:
 
         @task
         def old_versions() -> list[dict[str, str]]:
             return [{"bucket": bucket, "key": "v/obj.txt", "version_id": old}]
 
-        S3BatchPutObjectTaggingOperator(
-            task_id="retag",
-            objects=old_versions(),
-            tags={"archived": "yes"},
-            role_arn=local_aws.role_arn,
-            manifest_location=f"s3://{bucket}/m/",
-            description=description,
-            waiter_delay=0,
-        )
+        _retag(bucket, local_aws.role_arn, description, objects=old_versions(), tags={"archived": "yes"})
 
     assert run_dag(dag).state == "success"
     assert _tags(s3, bucket, "v/obj.txt", old) == {"archived": "yes"}
@@ -162,19 +180,14 @@ class _CrashAfterCreateJob(S3BatchPutObjectTaggingOperator):
 
 
 def test_retried_task_reattaches_to_its_first_job(
-    run_dag: Callable[..., Any], local_aws: Any, s3: Any, s3_bucket: str
+    run_dag: Callable[..., Any], local_aws: Any, s3: Any, bucket: str, description: str
 ) -> None:
-    _put_objects(s3, s3_bucket)
-    description = f"e2e retry {uuid.uuid4()}"
     with _dag("batch_retry") as dag:
-        retag = _CrashAfterCreateJob(
-            task_id="retag",
-            objects=[f"s3://{s3_bucket}/{key}" for key in KEYS],
-            tags={"tier": "warm"},
-            role_arn=local_aws.role_arn,
-            manifest_location=f"s3://{s3_bucket}/m/",
-            description=description,
-            waiter_delay=0,
+        retag = _retag(
+            bucket,
+            local_aws.role_arn,
+            description,
+            _CrashAfterCreateJob,
             retries=1,
             retry_delay=timedelta(0),
         )
@@ -187,27 +200,22 @@ def test_retried_task_reattaches_to_its_first_job(
     assert len(jobs) == 1
     assert RESULTS[description]["job_id"] == jobs[0].job_id
     assert RESULTS[description]["tasks_succeeded"] == 4
-    manifests = s3.list_object_versions(Bucket=s3_bucket, Prefix="m/")
+    manifests = s3.list_object_versions(Bucket=bucket, Prefix="m/")
     assert len([v for v in manifests.get("Versions", []) if v["Key"].endswith(".csv")]) == 1
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
 def test_a_suspended_job_is_confirmed_by_the_operator(
-    run_dag: Callable[..., Any], local_aws: Any, s3: Any, s3_bucket: str, deferrable: bool
+    run_dag: Callable[..., Any], local_aws: Any, s3: Any, bucket: str, description: str, deferrable: bool
 ) -> None:
-    _put_objects(s3, s3_bucket)
-    description = f"e2e confirm {uuid.uuid4()}"
     with _dag("batch_confirm") as dag:
-        S3BatchPutObjectTaggingOperator(
-            task_id="retag",
-            objects=[f"s3://{s3_bucket}/{key}" for key in KEYS],
+        _retag(
+            bucket,
+            local_aws.role_arn,
+            description,
             tags={"tier": "confirmed"},
-            role_arn=local_aws.role_arn,
-            manifest_location=f"s3://{s3_bucket}/m/",
-            description=description,
             confirmation_required=True,
             deferrable=deferrable,
-            waiter_delay=0,
         )
 
     assert run_dag(dag).state == "success"
@@ -215,32 +223,23 @@ def test_a_suspended_job_is_confirmed_by_the_operator(
     assert job.confirmed
     assert job.status == "Complete"
     assert job.suspended_cause is not None
-    assert _tags(s3, s3_bucket, KEYS[0]) == {"tier": "confirmed"}
+    assert _tags(s3, bucket, KEYS[0]) == {"tier": "confirmed"}
 
 
 def test_failures_over_tolerance_fail_the_task_with_codes(
     run_dag: Callable[..., Any],
     local_aws: Any,
     s3: Any,
-    s3_bucket: str,
+    bucket: str,
+    description: str,
     aws_faults: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _put_objects(s3, s3_bucket)
     aws_faults.failing_keys = {KEYS[1]}  # a space: URL-encoded in the report
-    description = f"e2e tolerance {uuid.uuid4()}"
     with _dag("batch_tolerance") as dag:
-        objects = [f"s3://{s3_bucket}/{key}" for key in KEYS]
-        common: dict[str, Any] = {
-            "objects": objects,
-            "tags": {"tier": "cold"},
-            "role_arn": local_aws.role_arn,
-            "manifest_location": f"s3://{s3_bucket}/m/",
-            "waiter_delay": 0,
-        }
-        S3BatchPutObjectTaggingOperator(task_id="strict", description=f"{description} strict", **common)
-        tolerant = S3BatchPutObjectTaggingOperator(
-            task_id="tolerant", description=f"{description} tolerant", max_failed_tasks=1, **common
+        _retag(bucket, local_aws.role_arn, f"{description} strict", task_id="strict")
+        tolerant = _retag(
+            bucket, local_aws.role_arn, f"{description} tolerant", task_id="tolerant", max_failed_tasks=1
         )
         collect(tolerant.output, description)
 
@@ -254,8 +253,8 @@ def test_failures_over_tolerance_fail_the_task_with_codes(
     assert summary["failures_by_code"] == {"AccessDenied": 1}
     assert [(f["key"], f["error_code"]) for f in summary["first_failures"]] == [(KEYS[1], "AccessDenied")]
     aws_faults.clear()
-    assert _tags(s3, s3_bucket, KEYS[0]) == {"tier": "cold"}
-    assert _tags(s3, s3_bucket, KEYS[1]) == {"old": "1"}
+    assert _tags(s3, bucket, KEYS[0]) == {"tier": "cold"}
+    assert _tags(s3, bucket, KEYS[1]) == {"old": "1"}
 
 
 def _while_a_job_runs(
@@ -276,27 +275,30 @@ def _while_a_job_runs(
 
 
 def test_an_etag_mismatch_fails_the_task_with_aws_reason(
-    run_dag: Callable[..., Any], paced: Any, s3: Any, s3_bucket: str, capsys: pytest.CaptureFixture[str]
+    run_dag: Callable[..., Any],
+    paced: Any,
+    s3: Any,
+    bucket: str,
+    description: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _put_objects(s3, s3_bucket)
-    s3.put_object(Bucket=s3_bucket, Key="lists/today.csv", Body=f"{s3_bucket},data/plain.csv\n".encode())
-    description = f"e2e etag {uuid.uuid4()}"
+    s3.put_object(Bucket=bucket, Key="lists/today.csv", Body=f"{bucket},data/plain.csv\n".encode())
     # The manifest changes after CreateJob took its ETag and before the job reads it.
     changer = _while_a_job_runs(
         paced,
         description,
         "New",
-        lambda job: s3.put_object(Bucket=s3_bucket, Key="lists/today.csv", Body=b"changed,x\n"),
+        lambda job: s3.put_object(Bucket=bucket, Key="lists/today.csv", Body=b"changed,x\n"),
     )
     with _dag("batch_etag") as dag:
-        S3BatchPutObjectTaggingOperator(
-            task_id="retag",
-            manifest=f"s3://{s3_bucket}/lists/today.csv",
-            tags={"tier": "cold"},
-            role_arn=paced.role_arn,
-            report_location=f"s3://{s3_bucket}/reports/",
-            description=description,
-            waiter_delay=0,
+        _retag(
+            bucket,
+            paced.role_arn,
+            description,
+            objects=None,
+            manifest_location=None,
+            manifest=f"s3://{bucket}/lists/today.csv",
+            report_location=f"s3://{bucket}/reports/",
         )
 
     run = run_dag(dag)
@@ -310,10 +312,8 @@ def test_an_etag_mismatch_fails_the_task_with_aws_reason(
 
 
 def test_a_job_cancelled_while_the_operator_waits_fails_the_task(
-    run_dag: Callable[..., Any], paced: Any, s3: Any, s3_bucket: str, capsys: pytest.CaptureFixture[str]
+    run_dag: Callable[..., Any], paced: Any, bucket: str, description: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _put_objects(s3, s3_bucket)
-    description = f"e2e cancel {uuid.uuid4()}"
     control = paced.client("s3control")
     canceller = _while_a_job_runs(
         paced,
@@ -327,16 +327,7 @@ def test_a_job_cancelled_while_the_operator_waits_fails_the_task(
         ),
     )
     with _dag("batch_cancel") as dag:
-        S3BatchPutObjectTaggingOperator(
-            task_id="retag",
-            objects=[f"s3://{s3_bucket}/{key}" for key in KEYS],
-            tags={"tier": "cold"},
-            role_arn=paced.role_arn,
-            manifest_location=f"s3://{s3_bucket}/m/",
-            description=description,
-            deferrable=True,
-            waiter_delay=0,
-        )
+        _retag(bucket, paced.role_arn, description, deferrable=True)
 
     run = run_dag(dag)
     canceller.join(5)
@@ -345,18 +336,8 @@ def test_a_job_cancelled_while_the_operator_waits_fails_the_task(
     assert "ended Cancelled" in capsys.readouterr().out
 
 
-def test_on_kill_and_the_trigger_cancel_a_running_job(paced: Any, s3: Any, s3_bucket: str) -> None:
-    _put_objects(s3, s3_bucket)
-    description = f"e2e kill {uuid.uuid4()}"
-    operator = S3BatchPutObjectTaggingOperator(
-        task_id="retag",
-        objects=[f"s3://{s3_bucket}/{key}" for key in KEYS],
-        tags={"tier": "cold"},
-        role_arn=paced.role_arn,
-        manifest_location=f"s3://{s3_bucket}/m/",
-        description=description,
-        wait_for_completion=False,
-    )
+def test_on_kill_and_the_trigger_cancel_a_running_job(paced: Any, bucket: str, description: str) -> None:
+    operator = _retag(bucket, paced.role_arn, description, wait_for_completion=False)
 
     class _TI:
         dag_id, task_id, run_id, map_index, try_number = "kill_dag", "retag", "manual__kill", -1, 1
@@ -385,20 +366,18 @@ def test_on_kill_and_the_trigger_cancel_a_running_job(paced: Any, s3: Any, s3_bu
 
 
 def test_manifest_generator_delete_job_then_sensor_waits_for_it(
-    run_dag: Callable[..., Any], local_aws: Any, s3: Any, s3_bucket: str
+    run_dag: Callable[..., Any], local_aws: Any, s3: Any, bucket: str, description: str
 ) -> None:
-    _put_objects(s3, s3_bucket)
-    s3.put_object(Bucket=s3_bucket, Key="keep/me.txt", Body=b"x", Tagging="old=1")
-    description = f"e2e generator {uuid.uuid4()}"
+    s3.put_object(Bucket=bucket, Key="keep/me.txt", Body=b"x", Tagging="old=1")
     with _dag("batch_generator") as dag:
         start = S3BatchDeleteObjectTaggingOperator(
             task_id="untag",
             manifest_generator={
-                "SourceBucket": s3_bucket,
+                "SourceBucket": bucket,
                 "Filter": {"KeyNameConstraint": {"MatchAnyPrefix": ["data/"]}},
             },
             role_arn=local_aws.role_arn,
-            report_location=f"s3://{s3_bucket}/reports/",
+            report_location=f"s3://{bucket}/reports/",
             description=description,
             wait_for_completion=False,
         )
@@ -411,8 +390,8 @@ def test_manifest_generator_delete_job_then_sensor_waits_for_it(
 
     assert run_dag(dag).state == "success"
     for key in KEYS:
-        assert _tags(s3, s3_bucket, key) == {}
-    assert _tags(s3, s3_bucket, "keep/me.txt") == {"old": "1"}
+        assert _tags(s3, bucket, key) == {}
+    assert _tags(s3, bucket, "keep/me.txt") == {"old": "1"}
     (job,) = _jobs(local_aws, description)
     assert job.status == "Complete"
 
@@ -423,26 +402,16 @@ async def _first_event(trigger: S3BatchJobTrigger) -> dict[str, Any]:
     raise AssertionError("the trigger fired no event")
 
 
-def test_cleared_deferred_task_finishes_on_a_successor(local_aws: Any, s3: Any, s3_bucket: str) -> None:
+def test_cleared_deferred_task_finishes_on_a_successor(
+    local_aws: Any, s3: Any, bucket: str, description: str
+) -> None:
     """Clearing a deferred task: the new try reattaches to the running job, then the old try's
     trigger (cancelled by the clear) runs on_kill and cancels that job. The new try must not fail:
     it starts the successor job and finishes on it (seen on Airflow 3.3.2, issue 13 item 2)."""
     from airflow.providers.common.compat.sdk import TaskDeferred
 
-    _put_objects(s3, s3_bucket)
-    description = f"e2e clear {uuid.uuid4()}"
-
     def operator() -> S3BatchPutObjectTaggingOperator:
-        return S3BatchPutObjectTaggingOperator(
-            task_id="retag",
-            objects=[f"s3://{s3_bucket}/{key}" for key in KEYS],
-            tags={"tier": "cold"},
-            role_arn=local_aws.role_arn,
-            manifest_location=f"s3://{s3_bucket}/m/",
-            description=description,
-            deferrable=True,
-            waiter_delay=0,
-        )
+        return _retag(bucket, local_aws.role_arn, description, deferrable=True)
 
     def ti(try_number: int, start_date: datetime) -> Any:
         return SimpleNamespace(
@@ -450,8 +419,7 @@ def test_cleared_deferred_task_finishes_on_a_successor(local_aws: Any, s3: Any, 
             try_number=try_number, start_date=start_date, xcom_push=lambda key, value: None,
         )  # fmt: skip
 
-    local_aws.job_step_delay = 0.5  # the job still runs when try 2 reattaches
-    try:
+    with local_aws.paced_jobs(0.5):  # the job still runs when try 2 reattaches
         with pytest.raises(TaskDeferred) as try_1:
             operator().execute({"ti": ti(1, datetime.now(UTC))})
         job_id = try_1.value.trigger.job_id
@@ -472,10 +440,8 @@ def test_cleared_deferred_task_finishes_on_a_successor(local_aws: Any, s3: Any, 
         result = operator().execute_complete(
             {"ti": try_2}, asyncio.run(_first_event(successor.value.trigger))
         )
-    finally:
-        local_aws.job_step_delay = 0.0
 
     assert (result["job_id"], result["status"], result["tasks_succeeded"]) == (successor_id, "Complete", 4)
     listed = sorted(job.job_id for job in _jobs(local_aws, description))
     assert listed == sorted([job_id, successor_id]), (listed, job_id, successor_id)
-    assert all(_tags(s3, s3_bucket, key) == {"tier": "cold"} for key in KEYS)
+    assert all(_tags(s3, bucket, key) == {"tier": "cold"} for key in KEYS)

@@ -38,12 +38,18 @@ from airflow_s3_batch_tagging.manifest import (
     write_csv_manifest,
 )
 from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
-from airflow_s3_batch_tagging.report import CompletionReportManifest, ReportSummary, read_report_csv
-from airflow_s3_batch_tagging.s3_errors import error_code, is_retryable
+from airflow_s3_batch_tagging.report import (
+    CompletionReportManifest,
+    ReportSummary,
+    describe_failure_codes,
+    read_report_csv,
+)
+from airflow_s3_batch_tagging.s3_errors import error_code
 from airflow_s3_batch_tagging.testing import LocalAWS, formats
 from airflow_s3_batch_tagging.testing.faults import _error_response
 from airflow_s3_batch_tagging.testing.jobs import Job
 from airflow_s3_batch_tagging.testing.wire import operation_model, serialize_response
+from airflow_s3_batch_tagging.transports.botocore import transport_error
 
 CORPUS = Path(__file__).parent / "corpus"
 ARTIFACTS = sorted(path for path in CORPUS.iterdir() if path.suffix != ".source" and path.name[0] != ".")
@@ -96,7 +102,7 @@ def test_aws_failed_rows_are_permanent_failures_with_200() -> None:
     summary = ReportSummary()
     summary.add_rows(rows)
     assert summary.failures_by_code == {"PermanentFailure": 6}
-    assert summary.describe_failures() == "PermanentFailure x6"
+    assert describe_failure_codes(summary.failures_by_code) == "PermanentFailure x6"
 
 
 def test_aws_succeeded_rows_read_with_200_and_no_code() -> None:
@@ -335,7 +341,7 @@ def test_s3_error_body_gives_code_and_no_retry() -> None:
     assert parsed["Error"]["Message"] == "The resource you requested does not exist"
     err = ClientError({**parsed, "ResponseMetadata": {"HTTPStatusCode": 404}}, "PutObjectTagging")
     assert error_code(err) == "NoSuchKey"
-    assert not is_retryable(err)
+    assert not transport_error(err).retryable
 
 
 def test_emulator_s3_error_body_has_the_real_shape() -> None:

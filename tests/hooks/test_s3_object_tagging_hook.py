@@ -18,27 +18,36 @@ from moto import mock_aws
 
 from airflow_s3_batch_tagging.hooks.s3_object_tagging import STATIC_USER_AGENT, S3ObjectTaggingHook
 from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
+from airflow_s3_batch_tagging.tagging_engine import TaggingResult
 from airflow_s3_batch_tagging.tags import TagSet
 from airflow_s3_batch_tagging.testing import LocalAWS
 from airflow_s3_batch_tagging.undo import UndoLogWriter
 
 
-def test_client_pool_fits_concurrency_and_keeps_config(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def tagging_aws(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A connection in eu-west-1 whose botocore config sets a connect timeout of 7 s."""
     extra = {"config_kwargs": {"connect_timeout": 7}, "region_name": "eu-west-1"}
     monkeypatch.setenv("AIRFLOW_CONN_TAGGING_AWS", json.dumps({"conn_type": "aws", "extra": extra}))
-    hook = S3ObjectTaggingHook(
-        aws_conn_id="tagging_aws", concurrency=50, max_attempts=6, retry_mode="adaptive"
-    )
-    client = hook.conn
-    assert client.meta.service_model.service_name == "s3"
+    return "tagging_aws"
+
+
+def _assert_tagging_client(client: Any, retries: dict[str, Any]) -> None:
+    """The connection's region and config, a pool for 50 requests in flight, ``retries``, no
+    client-side parameter validation and our user agent."""
     assert client.meta.region_name == "eu-west-1"
     assert client.meta.config.max_pool_connections >= 50
-    assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 6}
+    assert client.meta.config.retries == retries
     assert client.meta.config.connect_timeout == 7
     assert type(client._serializer).__name__ != "ParamValidationDecorator"
     assert client.meta.config.user_agent.startswith(STATIC_USER_AGENT)
+
+
+def test_client_pool_fits_concurrency_and_keeps_config(tagging_aws: str) -> None:
+    hook = S3ObjectTaggingHook(aws_conn_id=tagging_aws, concurrency=50, max_attempts=6, retry_mode="adaptive")
+    client = hook.conn
+    assert client.meta.service_model.service_name == "s3"
+    _assert_tagging_client(client, {"mode": "adaptive", "total_max_attempts": 6})
     assert "Airflow/" in client.meta.config.user_agent  # the Amazon hook's user_agent_extra is kept
     assert hook.conn is client
 
@@ -104,24 +113,37 @@ def test_tag_objects_on_the_threads_engine_under_moto_mock(monkeypatch: pytest.M
 
 @pytest.mark.e2e
 async def test_transport_clients_keep_config_one_attempt(
-    monkeypatch: pytest.MonkeyPatch,
+    tagging_aws: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    extra = {"config_kwargs": {"connect_timeout": 7}, "region_name": "eu-west-1"}
-    monkeypatch.setenv("AIRFLOW_CONN_TAGGING_AWS", json.dumps({"conn_type": "aws", "extra": extra}))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    hook = S3ObjectTaggingHook(aws_conn_id="tagging_aws", concurrency=50, max_attempts=6, engine="asyncio")
+    hook = S3ObjectTaggingHook(aws_conn_id=tagging_aws, concurrency=50, max_attempts=6, engine="asyncio")
     assert hook.transport_name == "aiobotocore"
     # The engine retries (max_attempts) and must see every throttled answer: one attempt per request.
     async with hook.async_tagging_client() as async_client:
         assert type(async_client).__module__.startswith("aiobotocore")
         for client in (async_client, hook.transport_conn):
-            assert client.meta.region_name == "eu-west-1"
-            assert client.meta.config.max_pool_connections >= 50
-            assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
-            assert client.meta.config.connect_timeout == 7
-            assert type(client._serializer).__name__ != "ParamValidationDecorator"
-            assert client.meta.config.user_agent.startswith(STATIC_USER_AGENT)
+            _assert_tagging_client(client, {"mode": "standard", "total_max_attempts": 1})
+
+
+def _merge_new_tag_with_undo_log(
+    hook: S3ObjectTaggingHook, s3: Any, bucket: str, keys: list[str]
+) -> TaggingResult:
+    """Merge ``new=2`` into objects tagged ``old=1``, with an undo log under ``undo/``; check both
+    the tags on S3 and the log, and return the result."""
+    location = S3Location(bucket, "undo/")
+    result = hook.tag_objects(
+        [(ObjectRef(bucket, key), None) for key in keys],
+        tags=TagSet({"new": "2"}),
+        mode="merge",
+        undo_log=UndoLogWriter(hook.conn, location),
+    )
+    for key in keys:
+        tagged = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+        assert {t["Key"]: t["Value"] for t in tagged} == {"old": "1", "new": "2"}
+    undone = {record.ref.key: record.tags.to_dict() for record in hook.read_undo_log(location)}
+    assert undone == {key: {"old": "1"} for key in keys}
+    return result
 
 
 @pytest.mark.e2e
@@ -148,22 +170,10 @@ def test_aiobotocore_tags_with_undo_log_and_owner(
     monkeypatch.setattr(S3ObjectTaggingHook, "async_tagging_client", recording_client)
     hook = S3ObjectTaggingHook(concurrency=4, expected_bucket_owner=local_aws.account_id)
     assert hook.engine == "aiobotocore"
-    location = S3Location(s3_bucket, "undo/")
-    result = hook.tag_objects(
-        [(ObjectRef(s3_bucket, key), None) for key in keys],
-        tags=TagSet({"new": "2"}),
-        mode="merge",
-        undo_log=UndoLogWriter(hook.conn, location),
-    )
+    result = _merge_new_tag_with_undo_log(hook, s3, s3_bucket, keys)
     assert (result.changed, result.failed, len(result.undo_log_parts)) == (12, 0, 1)
-    for key in keys:
-        tagged = s3.get_object_tagging(Bucket=s3_bucket, Key=key)["TagSet"]
-        assert {t["Key"]: t["Value"] for t in tagged} == {"old": "1", "new": "2"}
     assert len(sent_owner) == 24  # a read and a write per object, every one with the owner
     assert set(sent_owner) == {local_aws.account_id}
-    assert {r.ref.key: r.tags.to_dict() for r in hook.read_undo_log(location)} == {
-        k: {"old": "1"} for k in keys
-    }
 
 
 @pytest.mark.e2e
@@ -177,20 +187,8 @@ def test_each_engine_tags_through_connection_with_undo(
     for key in keys:
         s3.put_object(Bucket=s3_bucket, Key=key, Body=b"x", Tagging="old=1")
     hook = S3ObjectTaggingHook(concurrency=4, engine=engine)
-    location = S3Location(s3_bucket, "undo/")
-    result = hook.tag_objects(
-        [(ObjectRef(s3_bucket, key), None) for key in keys],
-        tags=TagSet({"new": "2"}),
-        mode="merge",
-        undo_log=UndoLogWriter(hook.conn, location),
-    )
+    result = _merge_new_tag_with_undo_log(hook, s3, s3_bucket, keys)
     assert (result.changed, result.failed, result.transport) == (8, 0, hook.transport_name)
-    for key in keys:
-        tagged = s3.get_object_tagging(Bucket=s3_bucket, Key=key)["TagSet"]
-        assert {t["Key"]: t["Value"] for t in tagged} == {"old": "1", "new": "2"}
-    assert {r.ref.key: r.tags.to_dict() for r in hook.read_undo_log(location)} == {
-        k: {"old": "1"} for k in keys
-    }
 
 
 @pytest.mark.e2e

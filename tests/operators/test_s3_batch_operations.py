@@ -19,7 +19,6 @@ from airflow_s3_batch_tagging.objects import ObjectRef
 from airflow_s3_batch_tagging.operators.s3_batch_operations import (
     S3BatchDeleteObjectTaggingOperator,
     S3BatchPutObjectTaggingOperator,
-    normalize_manifest_generator,
 )
 from airflow_s3_batch_tagging.tags import TaggingMode
 from airflow_s3_batch_tagging.triggers.s3_batch_operations import S3BatchJobTrigger
@@ -171,16 +170,7 @@ def test_report_location_defaults_below_the_manifest_location() -> None:
     assert _operator(report_enabled=False)._spec().report() == {"Enabled": False}
 
 
-def test_generator_expects_source_owner_unless_named() -> None:
-    generator = normalize_manifest_generator({"SourceBucket": "src"}, expected_bucket_owner=ACCOUNT)
-    assert generator["S3JobManifestGenerator"]["ExpectedBucketOwner"] == ACCOUNT
-    own = {"SourceBucket": "src", "ExpectedBucketOwner": "210987654321"}
-    kept = normalize_manifest_generator(own, expected_bucket_owner=ACCOUNT)
-    assert kept["S3JobManifestGenerator"]["ExpectedBucketOwner"] == "210987654321"
-    assert (
-        "ExpectedBucketOwner"
-        not in normalize_manifest_generator({"SourceBucket": "src"})["S3JobManifestGenerator"]
-    )
+def test_generator_source_expects_the_operators_bucket_owner() -> None:
     op = _operator(
         objects=None,
         manifest_generator={"SourceBucket": "src"},

@@ -58,9 +58,8 @@ print(json.dumps(operator.execute({"ti": ti})))
 @pytest.fixture
 def paced(local_aws: Any) -> Any:
     """Jobs pause between status steps and task chunks, so a test can act while one runs."""
-    local_aws.job_step_delay = 0.25
-    yield local_aws
-    local_aws.job_step_delay = 0.0
+    with local_aws.paced_jobs(0.25):
+        yield local_aws
 
 
 def _jobs(local_aws: Any, description: str) -> list[Any]:

@@ -34,9 +34,8 @@ def raw_s3control(local_aws: LocalAWS) -> Any:
 @pytest.fixture
 def paced(local_aws: LocalAWS) -> Iterator[LocalAWS]:
     """The session's stand-in with jobs pausing 0.2 s between steps (restored afterwards)."""
-    local_aws.job_step_delay = 0.2
-    yield local_aws
-    local_aws.job_step_delay = 0.0
+    with local_aws.paced_jobs(0.2):
+        yield local_aws
 
 
 @pytest.fixture

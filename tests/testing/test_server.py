@@ -130,3 +130,16 @@ async def test_async_hook_client_reaches_the_emulator(
 
     assert job["JobId"] == job_id
     assert local_aws.jobs.wait_for(job_id).status == "Cancelled"
+
+
+def test_paced_jobs_restores_the_previous_delay_on_error_too() -> None:
+    aws = LocalAWS(job_step_delay=0.1)  # not started: the delay is the job store's setting
+    with aws.paced_jobs(0.4) as paced:
+        assert (paced, aws.job_step_delay, aws.jobs.job_step_delay) == (aws, 0.4, 0.4)
+    assert aws.job_step_delay == 0.1
+    with pytest.raises(RuntimeError), aws.paced_jobs(0.3):
+        raise RuntimeError("the test failed while a job ran")
+    assert aws.job_step_delay == 0.1
+    with pytest.raises(ValueError, match="must not be negative"), aws.paced_jobs(-1):
+        pass
+    assert aws.job_step_delay == 0.1

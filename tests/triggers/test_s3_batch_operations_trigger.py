@@ -251,29 +251,10 @@ def test_first_trigger_does_no_blocking_work_on_the_loop(local_aws: Any, aws_def
 async def test_on_kill_cancels_on_the_async_client(local_aws: Any, aws_default_conn: str) -> None:
     """The triggerer warned that on_kill blocked its event loop: it ran boto3's blocking client (built
     on a new session, which parses the service model again). It must use the aiobotocore client."""
-    import uuid
-
     from botocore.client import BaseClient
 
-    s3, control = local_aws.client("s3"), local_aws.client("s3control")
-    bucket = local_aws.create_bucket()
-    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
-    etag = s3.put_object(Bucket=bucket, Key="m.csv", Body=f"{bucket},k\n".encode())["ETag"]
-    local_aws.job_step_delay = 0.5
-    try:
-        job_id = control.create_job(
-            AccountId=local_aws.account_id,
-            ConfirmationRequired=True,  # stays Suspended until confirmed: it is still there to cancel
-            Operation={"S3DeleteObjectTagging": {}},
-            Report={"Enabled": False},
-            ClientRequestToken=uuid.uuid4().hex,
-            Priority=1,
-            RoleArn=local_aws.role_arn,
-            Manifest={
-                "Spec": {"Format": "S3BatchOperations_CSV_20180820", "Fields": ["Bucket", "Key"]},
-                "Location": {"ObjectArn": f"arn:aws:s3:::{bucket}/m.csv", "ETag": etag.strip('"')},
-            },
-        )["JobId"]
+    with local_aws.paced_jobs(0.5):
+        job_id = _suspended_job(local_aws)
         blocking: list[str] = []
         original = BaseClient._make_api_call
 
@@ -288,8 +269,6 @@ async def test_on_kill_cancels_on_the_async_client(local_aws: Any, aws_default_c
                 job_id=job_id, account_id=local_aws.account_id, cancel_on_kill=True, try_number=2
             ).on_kill()
         cancelled = local_aws.jobs.wait_for(job_id, "Cancelled")
-    finally:
-        local_aws.job_step_delay = 0.0
     assert blocking == []
     assert cancelled.status_update_reason == "Airflow task was killed (try 2)"
 

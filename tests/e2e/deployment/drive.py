@@ -15,12 +15,13 @@ import signal
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
+
+from airflow_s3_batch_tagging.testing.external_jobs import create_external_tagging_job
 
 from .deployment import TERMINAL_RUN_STATES, Deployment, DeploymentError, RestApi, say, wait_until
 from .world import (
@@ -235,34 +236,17 @@ class Driver:
 
     def create_external_job(self) -> str:
         """A job made outside Airflow (console, CLI), waiting for confirmation like the console's."""
-        response = self.s3control.create_job(
-            AccountId=self.account_id,
-            ConfirmationRequired=True,
-            Operation={
-                "S3PutObjectTagging": {
-                    "TagSet": [{"Key": k, "Value": v} for k, v in EXTERNAL_JOB_TAGS.items()]
-                }
-            },
-            Report={
-                "Enabled": True,
-                "Bucket": f"arn:aws:s3:::{OPS_BUCKET}",
-                "Prefix": "external-job-reports",
-                "Format": "Report_CSV_20180820",
-                "ReportScope": "AllTasks",
-            },
-            ClientRequestToken=uuid.uuid4().hex,
-            Priority=10,
-            RoleArn=self.role_arn,
-            Description="created outside Airflow by the deployment test",
-            ManifestGenerator={
-                "S3JobManifestGenerator": {
-                    "SourceBucket": f"arn:aws:s3:::{DATA_BUCKET}",
-                    "EnableManifestOutput": False,
-                    "Filter": {"KeyNameConstraint": {"MatchAnyPrefix": ["archive/"]}},
-                }
-            },
+        return create_external_tagging_job(
+            self.s3control,
+            account_id=self.account_id,
+            role_arn=self.role_arn,
+            source_bucket=DATA_BUCKET,
+            key_prefix="archive/",
+            tags=EXTERNAL_JOB_TAGS,
+            report_bucket=OPS_BUCKET,
+            description="created outside Airflow by the deployment test",
+            confirmation_required=True,
         )
-        return str(response["JobId"])
 
     # -- scenarios ------------------------------------------------------------------------------------
     def act_on_deferred_batch_task(self, run: Run, action: str) -> None:
