@@ -249,13 +249,14 @@ class TaggingEngine:
         delay = min(self.retry_backoff * 2**attempt, MAX_RETRY_DELAY)
         return delay * (0.5 + random.random() / 2)
 
-    async def _call(self, request: Callable[..., Any], *args: Any) -> tuple[Any, int]:
+    async def _call(self, request: Callable[..., Any], *args: Any, first: bool = False) -> tuple[Any, int]:
         """One request with the engine's retries: return its answer and the retries it took, or raise
-        ``_Failed``. Each attempt holds one permit and tells the rate control how it went."""
+        ``_Failed``. Each attempt holds one permit and tells the rate control how it went; ``first``
+        requests (writes) get theirs before the others (reads)."""
         attempt = 0
         permits = self.permits
         while True:
-            token = await permits.acquire()
+            token = await permits.acquire(first=first)
             throttled: bool | None = None  # no verdict when the request never got an answer
             try:
                 answer = await request(*args)
@@ -316,13 +317,21 @@ class TaggingEngine:
         result = detail[0]
         try:
             if result:
+                # Writes go before waiting reads: the read-to-write window stays short (no conditional
+                # write for tags in S3).
                 spent = (
-                    await self._call(self.transport.put_tagging, ref, result, self.expected_bucket_owner)
+                    await self._call(
+                        self.transport.put_tagging, ref, result, self.expected_bucket_owner, first=True
+                    )
                 )[1]
             else:
                 # An empty TagSet removes all tags; DeleteObjectTagging says so explicitly (and moto
                 # cannot parse an empty TagSet).
-                spent = (await self._call(self.transport.delete_tagging, ref, self.expected_bucket_owner))[1]
+                spent = (
+                    await self._call(
+                        self.transport.delete_tagging, ref, self.expected_bucket_owner, first=True
+                    )
+                )[1]
         except _Failed as failed:
             return failed.outcome(ref, retries)
         return outcome, ref, None, retries + spent

@@ -597,6 +597,47 @@ async def test_rate_control_finds_capacity_without_bursting(
         assert engine.permits.allowed == 64
 
 
+class ReadWriteLog:
+    """An in-memory transport recording the order of its requests; every object has ``tier=hot``."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def get_tagging(self, ref: ObjectRef, owner: str | None) -> TagSet:
+        self.events.append(f"get {ref.key}")
+        await asyncio.sleep(0)
+        return TagSet({"tier": "hot"})
+
+    async def put_tagging(self, ref: ObjectRef, tags: TagSet, owner: str | None) -> None:
+        self.events.append(f"put {ref.key}")
+        await asyncio.sleep(0)
+
+    async def delete_tagging(self, ref: ObjectRef, owner: str | None) -> None:
+        raise AssertionError("not deleted in these tests")
+
+
+@pytest.mark.parametrize("mode", ["merge", "replace"])
+async def test_each_write_follows_its_read_before_other_reads(mode: str) -> None:
+    """The read-to-write window: a write does not queue behind the rest of its chunk's reads."""
+    transport = ReadWriteLog()
+    condition = TagCondition.parse({"tier": "hot"})
+    items = [(ObjectRef("bucket", f"k{i}"), None) for i in range(8)]
+    await run(transport, items, tags=TagSet({"a": "b"}), mode=mode, condition=condition, concurrency=1)
+    events = transport.events
+    assert sorted(events) == sorted(f"{verb} k{i}" for i in range(8) for verb in ("get", "put"))
+    between = [
+        sum(
+            event.startswith("get")
+            for event in events[events.index(f"get k{i}") + 1 : events.index(f"put k{i}")]
+        )
+        for i in range(8)
+    ]
+    # One permit: the read released passes it to the next waiting read at once, then the write goes.
+    assert max(between) <= 1, events
+
+
 def test_the_engine_rejects_bad_settings() -> None:
     transport = MemoryTransport(0)
     with pytest.raises(ValueError, match="concurrency 0"):
