@@ -15,7 +15,9 @@ with clocks:
 Scenarios: ``condition`` (``only_if_tags`` + ``unless_tag_keys`` with ``mode="merge"``: each object
 is read and written by one coroutine) and ``condition_undo`` (the same with an undo log: a whole
 chunk is read, its undo part written, then its objects are written). A tenth of the objects carry
-``legal-hold`` and must be skipped (checked).
+``legal-hold`` and must be skipped (checked). Each scenario runs twice: as the engine is (writes
+take permits before waiting reads) and with first-come permits (``fifo``, the engine before that
+change), the baseline.
 
 Run: ``.venv/bin/python -m benchmarks.race_window [--objects 5000] [--latency 0.02]``; prints one JSON
 object and a Markdown table. Figures depend on the machine's load; this is not a test.
@@ -104,6 +106,7 @@ def measure(
     *,
     concurrency: int | None = None,
     chunk_size: int | None = None,
+    fifo: bool = False,
 ) -> dict[str, Any]:
     """One run of ``scenario`` over ``count`` seeded objects (``{prefix}N``, a tenth of them held)."""
     from aiobotocore.session import get_session
@@ -111,6 +114,7 @@ def measure(
     from airflow_s3_batch_tagging import tagging_engine
     from airflow_s3_batch_tagging.conditions import TagCondition
     from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
+    from airflow_s3_batch_tagging.rate import AdaptivePermits
     from airflow_s3_batch_tagging.tags import TagSet
     from airflow_s3_batch_tagging.transports.botocore import AiobotocoreTransport
     from airflow_s3_batch_tagging.undo import UndoLogWriter
@@ -134,6 +138,15 @@ def measure(
         writer_client = make_client(endpoint_url, max_pool_connections=4)
         options["undo_log"] = UndoLogWriter(writer_client, S3Location(BUCKET, f"undo/{prefix}"))
 
+    if fifo:
+        # The baseline: every request waits its turn, writes behind the reads queued before them.
+        first_served = AdaptivePermits.acquire
+
+        async def first_come(self: AdaptivePermits, *, first: bool = False) -> int:
+            return await first_served(self)
+
+        AdaptivePermits.acquire = first_come  # type: ignore[method-assign]
+
     async def main() -> tuple[Any, ClockedTransport, float]:
         async with get_session().create_client(
             "s3", **async_client_kwargs(endpoint_url, CLIENT_SETTINGS)
@@ -144,7 +157,11 @@ def measure(
             result = await tagging_engine.TaggingEngine(clocked, **options).run((ref, None) for ref in refs)
             return result, clocked, time.perf_counter() - started
 
-    result, clocked, seconds = asyncio.run(main())
+    try:
+        result, clocked, seconds = asyncio.run(main())
+    finally:
+        if fifo:
+            AdaptivePermits.acquire = first_served  # type: ignore[method-assign]
     hold, bound = clocked.windows()
     if result.failed or result.written != count - held or result.skipped_by_condition != held:
         raise AssertionError(f"unexpected result: {result.to_dict()}")
@@ -152,6 +169,7 @@ def measure(
         raise AssertionError(f"{len(hold)} objects timed, {count - held} written")
     return {
         "scenario": scenario,
+        "permits": "fifo" if fifo else "writes first",
         "objects": count,
         "written": result.written,
         "skipped_by_condition": result.skipped_by_condition,
@@ -170,12 +188,12 @@ def run(count: int, latency: float, repeats: int) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     with FakeS3Process(latency=latency) as server:
         for repeat in range(repeats):
-            for scenario in SCENARIOS:
-                prefix = f"{scenario}/{repeat}/"
+            for scenario, fifo in [(name, fifo) for name in SCENARIOS for fifo in (False, True)]:
+                prefix = f"{scenario}/{repeat}/{'fifo' if fifo else 'first'}/"
                 server.reset()
                 server.seed_objects(BUCKET, prefix, count - count // 10, HOT)
                 server.seed_objects(BUCKET, f"{prefix}held-", count // 10, HELD)
-                figures = measure(server.endpoint_url, scenario, count, prefix)
+                figures = measure(server.endpoint_url, scenario, count, prefix, fifo=fifo)
                 written = server.count(BUCKET, prefix, {**HOT, **NEW})
                 if (
                     written != count - count // 10
@@ -188,14 +206,14 @@ def run(count: int, latency: float, repeats: int) -> dict[str, Any]:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        "| scenario | objects/s | hold median | hold p99 | bound median | bound p99 |",
-        "|---|---|---|---|---|---|",
+        "| scenario | permits | objects/s | hold median | hold p99 | bound median | bound p99 |",
+        "|---|---|---|---|---|---|---|",
     ]
     for figures in results["runs"]:
         hold, bound = figures["hold"], figures["bound"]
         lines.append(
-            f"| {figures['scenario']} | {figures['objects_per_second']:,.0f} | {hold['median_ms']} ms | "
-            f"{hold['p99_ms']} ms | {bound['median_ms']} ms | {bound['p99_ms']} ms |"
+            f"| {figures['scenario']} | {figures['permits']} | {figures['objects_per_second']:,.0f} | "
+            f"{hold['median_ms']} ms | {hold['p99_ms']} ms | {bound['median_ms']} ms | {bound['p99_ms']} ms |"
         )
     return "\n".join(lines)
 
