@@ -183,7 +183,7 @@ def measure(
     }
 
 
-def run(count: int, latency: float, repeats: int) -> dict[str, Any]:
+def run(count: int, latency: float, repeats: int, chunk_size: int | None = None) -> dict[str, Any]:
     """Every scenario ``repeats`` times on a fresh fake S3 server at ``latency`` seconds per answer."""
     runs: list[dict[str, Any]] = []
     with FakeS3Process(latency=latency) as server:
@@ -193,7 +193,9 @@ def run(count: int, latency: float, repeats: int) -> dict[str, Any]:
                 server.reset()
                 server.seed_objects(BUCKET, prefix, count - count // 10, HOT)
                 server.seed_objects(BUCKET, f"{prefix}held-", count // 10, HELD)
-                figures = measure(server.endpoint_url, scenario, count, prefix, fifo=fifo)
+                figures = measure(
+                    server.endpoint_url, scenario, count, prefix, chunk_size=chunk_size, fifo=fifo
+                )
                 written = server.count(BUCKET, prefix, {**HOT, **NEW})
                 if (
                     written != count - count // 10
@@ -223,8 +225,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--objects", type=int, default=5000)
     parser.add_argument("--latency", type=float, default=0.020, help="seconds before each S3 answer")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--chunk-size", type=int, default=None, help="the engine's chunk_size (default: its own)"
+    )
     args = parser.parse_args(argv)
-    results = run(args.objects, args.latency, args.repeats)
+    results = run(args.objects, args.latency, args.repeats, args.chunk_size)
     print(json.dumps(results, indent=2))
     print(markdown(results))
 
