@@ -237,9 +237,8 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
     :param verify: Whether or not to verify SSL certificates.
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
     :return: a small dict: ``total``, ``changed``, ``unchanged``, ``skipped``, ``skipped_by_condition``,
-        ``failed``, ``written``,
-        ``retries``, ``requests``, ``throttled``, ``transport``, ``failures_by_code``,
-        ``first_failures`` (at most 10), ``undo_log``, ``undo_log_parts``, ``dry_run``,
+        ``failed``, ``written``, ``retries``, ``requests``, ``throttled``, ``transport``,
+        ``failures_by_code``, ``first_failures`` (at most 10), ``undo_log``, ``undo_log_parts``, ``dry_run``,
         ``elapsed_seconds``, ``objects_per_second``.
     """
 
