@@ -28,8 +28,8 @@ def _parse_only_if_tags(value: Any) -> TagSet | None:
     tags = TagSet.parse(value, context="only_if_tags")
     if not tags:
         raise InvalidTagError(
-            "Invalid only_if_tags {}: give at least one tag pair the objects must carry, or None for no "
-            "condition on tag values."
+            f"Invalid only_if_tags {value!r}: give at least one tag pair the objects must carry, or None "
+            "for no condition on tag values."
         )
     return tags
 
@@ -50,8 +50,8 @@ def _parse_unless_tag_keys(value: Any) -> frozenset[str] | None:
     keys = frozenset(TagSet.keys_only(value, context="unless_tag_keys"))
     if not keys:
         raise InvalidTagError(
-            "Invalid unless_tag_keys []: give at least one tag key the objects must not carry, or None "
-            "for no condition on tag keys."
+            f"Invalid unless_tag_keys {value!r}: give at least one tag key the objects must not carry, or "
+            "None for no condition on tag keys."
         )
     return keys
 
