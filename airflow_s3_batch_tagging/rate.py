@@ -7,6 +7,11 @@ one permit per window of successes (about one per round trip) and, on a throttle
 ``decrease`` of itself, once per round trip (answers to requests sent before the last cut do not
 cut again). Until the first throttle it grows by one per success (slow start: doubling per round
 trip). It never goes above ``limit`` (the task's ``concurrency``) nor below one.
+
+Waiters are served in order, except that those asking ``first`` (the engine's writes) go before the
+others (its reads): a write then follows its object's read by about one wait for a permit, not by
+the reads of a whole chunk, which keeps short the window in which another writer's tags can be lost
+(S3 has no conditional write for tags).
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ INITIAL_WINDOW = 32
 class AdaptivePermits:
     """In-flight permits whose number follows S3's throttling (or stays at ``limit`` if not ``adaptive``).
 
-    ``token = await permits.acquire()`` before a request; ``permits.release(token, throttled=...)``
-    after its answer (``throttled=None``: no verdict, such as a cancelled or failed-to-send request).
+    ``token = await permits.acquire()`` (or ``acquire(first=True)``) before a request;
+    ``permits.release(token, throttled=...)`` after its answer (``throttled=None``: no verdict, such
+    as a cancelled or failed-to-send request).
     """
 
     def __init__(self, limit: int, *, adaptive: bool = True, decrease: float = DEFAULT_DECREASE) -> None:
@@ -43,17 +49,20 @@ class AdaptivePermits:
         self.answers = 0
         self._epoch = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
+        self._first_waiters: deque[asyncio.Future[None]] = deque()
 
     @property
     def allowed(self) -> int:
         """Requests allowed in flight now."""
         return max(1, int(self.window))
 
-    async def acquire(self) -> int:
-        """Wait for a permit; return the token to release it with."""
-        if self.in_flight >= self.allowed or self._waiters:
+    async def acquire(self, *, first: bool = False) -> int:
+        """Wait for a permit; return the token to release it with. ``first``: served before the
+        waiters that did not ask for it."""
+        if self.in_flight >= self.allowed or self._waiters or self._first_waiters:
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
+            queue = self._first_waiters if first else self._waiters
+            queue.append(waiter)
             try:
                 await waiter
             except BaseException:
@@ -61,8 +70,8 @@ class AdaptivePermits:
                     # Woken and cancelled at once: the permit it was given goes on to the next.
                     self.in_flight -= 1
                     self._wake()
-                elif waiter in self._waiters:
-                    self._waiters.remove(waiter)
+                elif waiter in queue:
+                    queue.remove(waiter)
                 raise
         else:
             self.in_flight += 1
@@ -89,8 +98,8 @@ class AdaptivePermits:
         self._wake()
 
     def _wake(self) -> None:
-        while self._waiters and self.in_flight < self.allowed:
-            waiter = self._waiters.popleft()
+        while (self._first_waiters or self._waiters) and self.in_flight < self.allowed:
+            waiter = (self._first_waiters or self._waiters).popleft()
             if not waiter.done():
                 self.in_flight += 1
                 waiter.set_result(None)

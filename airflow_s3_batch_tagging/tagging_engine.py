@@ -36,6 +36,7 @@ from airflow_s3_batch_tagging.transports.base import TransportError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+    from airflow_s3_batch_tagging.conditions import TagCondition
     from airflow_s3_batch_tagging.objects import ObjectRef
     from airflow_s3_batch_tagging.transports.base import Transport
     from airflow_s3_batch_tagging.undo import UndoLogWriter
@@ -53,6 +54,7 @@ MAX_RETRY_DELAY = 20.0
 
 # Outcome of one object, as a small int so the hot loop stays cheap.
 CHANGED, UNCHANGED, SKIPPED, FAILED = 0, 1, 2, 3
+SKIPPED_BY_CONDITION = 4
 
 TaggingItem = tuple["ObjectRef", "TagSet | None"]
 """One object to tag and its own tags (None: use the task's tags)."""
@@ -78,11 +80,12 @@ class ObjectFailure:
 class TaggingResult:
     """What a tagging run did; ``to_dict`` is the operator's small XCom value.
 
-    ``total == changed + unchanged + skipped + failed``. ``changed`` counts objects written (or, in a
-    dry run, that would be written) with a different tag set, including writes made without reading
-    first; ``unchanged`` objects already had the resulting tags and were written anyway;
-    ``skipped`` ones had them and were not written (``skip_unchanged``). ``requests`` counts the
-    answers S3 gave (every attempt), ``throttled`` those that were ``SlowDown``.
+    ``total == changed + unchanged + skipped + skipped_by_condition + failed``. ``changed`` counts
+    objects written (or, in a dry run, that would be written) with a different tag set, including
+    writes made without reading first; ``unchanged`` objects already had the resulting tags and were
+    written anyway; ``skipped`` ones had them and were not written (``skip_unchanged``);
+    ``skipped_by_condition`` ones did not match the run's ``TagCondition`` and were not written.
+    ``requests`` counts the answers S3 gave (every attempt), ``throttled`` those that were ``SlowDown``.
     """
 
     dry_run: bool = False
@@ -90,6 +93,7 @@ class TaggingResult:
     changed: int = 0
     unchanged: int = 0
     skipped: int = 0
+    skipped_by_condition: int = 0
     failed: int = 0
     written: int = 0
     retries: int = 0
@@ -119,6 +123,7 @@ class TaggingResult:
             "changed": self.changed,
             "unchanged": self.unchanged,
             "skipped": self.skipped,
+            "skipped_by_condition": self.skipped_by_condition,
             "failed": self.failed,
             "written": self.written,
             "retries": self.retries,
@@ -160,7 +165,7 @@ class _Failed(Exception):
 
 _Planned = tuple[int, "ObjectRef", Any, int]
 """(outcome, ref, detail, retries); detail: for CHANGED/UNCHANGED a tuple (result, previous), for
-FAILED an ``ObjectFailure``, for SKIPPED None."""
+FAILED an ``ObjectFailure``, for SKIPPED and SKIPPED_BY_CONDITION None."""
 
 
 class TaggingEngine:
@@ -185,6 +190,8 @@ class TaggingEngine:
     :param chunk_size: objects per chunk (undo log part).
     :param progress: called with a ``Progress`` at most every ``progress_interval`` seconds and at
         the end.
+    :param condition: touch only objects whose current tags match it (read first); the others are
+        counted as ``skipped_by_condition``, never written and never in the undo log.
     """
 
     def __init__(
@@ -204,6 +211,7 @@ class TaggingEngine:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         progress: Callable[[Progress], None] | None = None,
         progress_interval: float = 30.0,
+        condition: TagCondition | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"Invalid concurrency {concurrency!r}: it must be at least 1.")
@@ -226,6 +234,9 @@ class TaggingEngine:
         self.progress = progress
         self.progress_interval = progress_interval
         self.reads = skip_unchanged or dry_run or self.undo_log is not None or self.mode.reads_current_tags
+        self.condition = condition
+        if condition is not None:
+            self.reads = True
         self.permits = AdaptivePermits(concurrency, adaptive=rate_control)
         # The result for objects without their own tags, computed once (and so one body to encode).
         self._default_result: TagSet | None = None
@@ -238,13 +249,14 @@ class TaggingEngine:
         delay = min(self.retry_backoff * 2**attempt, MAX_RETRY_DELAY)
         return delay * (0.5 + random.random() / 2)
 
-    async def _call(self, request: Callable[..., Any], *args: Any) -> tuple[Any, int]:
+    async def _call(self, request: Callable[..., Any], *args: Any, first: bool = False) -> tuple[Any, int]:
         """One request with the engine's retries: return its answer and the retries it took, or raise
-        ``_Failed``. Each attempt holds one permit and tells the rate control how it went."""
+        ``_Failed``. Each attempt holds one permit and tells the rate control how it went; ``first``
+        requests (writes) get theirs before the others (reads)."""
         attempt = 0
         permits = self.permits
         while True:
-            token = await permits.acquire()
+            token = await permits.acquire(first=first)
             throttled: bool | None = None  # no verdict when the request never got an answer
             try:
                 answer = await request(*args)
@@ -282,6 +294,9 @@ class TaggingEngine:
                 )
             except _Failed as failed:
                 return failed.outcome(ref, 0)
+        # Judged before the result: an object left alone cannot fail the mode's rules either.
+        if self.condition is not None and not self.condition.matches(previous or EMPTY_TAGS):
+            return SKIPPED_BY_CONDITION, ref, None, retries
         try:
             if own is None and self._default_result is not None:
                 result = self._default_result
@@ -302,13 +317,21 @@ class TaggingEngine:
         result = detail[0]
         try:
             if result:
+                # Writes go before waiting reads: the read-to-write window stays short (no conditional
+                # write for tags in S3).
                 spent = (
-                    await self._call(self.transport.put_tagging, ref, result, self.expected_bucket_owner)
+                    await self._call(
+                        self.transport.put_tagging, ref, result, self.expected_bucket_owner, first=True
+                    )
                 )[1]
             else:
                 # An empty TagSet removes all tags; DeleteObjectTagging says so explicitly (and moto
                 # cannot parse an empty TagSet).
-                spent = (await self._call(self.transport.delete_tagging, ref, self.expected_bucket_owner))[1]
+                spent = (
+                    await self._call(
+                        self.transport.delete_tagging, ref, self.expected_bucket_owner, first=True
+                    )
+                )[1]
         except _Failed as failed:
             return failed.outcome(ref, retries)
         return outcome, ref, None, retries + spent
@@ -339,18 +362,19 @@ class TaggingEngine:
         return [(ref, detail[1]) for outcome, ref, detail, _ in planned if outcome == CHANGED]
 
     def _count(self, result: TaggingResult, outcomes: Iterable[_Planned]) -> None:
-        counts = [0, 0, 0, 0]
+        counts = [0, 0, 0, 0, 0]
         retries = 0
         for outcome, _ref, detail, spent in outcomes:
             counts[outcome] += 1
             retries += spent
             if outcome == FAILED:
                 result.record_failure(detail)
-        changed, unchanged, skipped, failed = counts
-        result.total += changed + unchanged + skipped + failed
+        changed, unchanged, skipped, failed, skipped_by_condition = counts
+        result.total += changed + unchanged + skipped + failed + skipped_by_condition
         result.changed += changed
         result.unchanged += unchanged
         result.skipped += skipped
+        result.skipped_by_condition += skipped_by_condition
         result.retries += retries
         if not self.dry_run:
             result.written += changed + unchanged

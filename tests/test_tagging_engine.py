@@ -17,6 +17,7 @@ import pytest
 from aiobotocore.session import get_session
 from botocore.config import Config
 
+from airflow_s3_batch_tagging.conditions import TagCondition
 from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
 from airflow_s3_batch_tagging.tagging_engine import (
     DEFAULT_FIRST_FAILURES,
@@ -375,6 +376,115 @@ async def test_the_undo_log_leaves_out_objects_that_do_not_change(
     assert (result.changed, result.unchanged) == (1, 1)
 
 
+# -- conditions (only_if_tags / unless_tag_keys), over every transport -------------------------------
+
+HOT = {"tier": "hot", "keep": "1"}
+CONDITION_TAGS = {"tier": "warm", "new": "z"}
+CONDITION_EXPECTED = {
+    "replace": {"tier": "warm", "new": "z"},
+    "merge": {"tier": "warm", "keep": "1", "new": "z"},
+    "remove": {"keep": "1"},
+    "delete": {},
+}
+
+
+def hot_not_held() -> TagCondition:
+    condition = TagCondition.parse({"tier": "hot"}, ["legal-hold"])
+    assert condition is not None
+    return condition
+
+
+@pytest.mark.parametrize("mode", ["replace", "merge", "remove", "delete"])
+async def test_condition_every_mode_plain_and_versioned(
+    transport: CountingTransport, s3: Any, s3_bucket: str, versioned_s3_bucket: str, mode: str
+) -> None:
+    others = {"cold": {"tier": "cold", "keep": "1"}, "held": {**HOT, "legal-hold": "on"}, "bare": {}}
+    put(s3, s3_bucket, "hot", HOT)
+    for key, tags in others.items():
+        put(s3, s3_bucket, key, tags)
+    hot_old = put(s3, versioned_s3_bucket, "a", HOT)
+    put(s3, versioned_s3_bucket, "a", {"tier": "cold"})  # latest: not named, not touched
+    cold_old = put(s3, versioned_s3_bucket, "b", {"tier": "cold"})
+    put(s3, versioned_s3_bucket, "b", HOT)  # latest matches, but the named version is judged
+    items: list[tuple[ObjectRef, TagSet | None]] = [
+        (ObjectRef(s3_bucket, k), None) for k in ("hot", *others, "missing")
+    ]
+    items += [(ObjectRef(versioned_s3_bucket, "a", hot_old), None)]
+    items += [(ObjectRef(versioned_s3_bucket, "b", cold_old), None)]
+    tags = None if mode == "delete" else TagSet(CONDITION_TAGS)
+
+    result = await run(transport, items, tags=tags, mode=mode, condition=hot_not_held(), concurrency=4)
+
+    assert (result.total, result.changed, result.skipped_by_condition, result.failed) == (7, 2, 4, 1)
+    assert (result.written, result.skipped, result.unchanged) == (2, 0, 0)
+    assert result.failures_by_code == {"NoSuchKey": 1}
+    # One read per object (merge and remove read once, not twice), one write per matching object.
+    assert transport.calls["get"] == 7
+    assert transport.calls["put"] + transport.calls["delete"] == 2
+    assert tags_of(s3, s3_bucket, "hot") == CONDITION_EXPECTED[mode]
+    assert tags_of(s3, versioned_s3_bucket, "a", hot_old) == CONDITION_EXPECTED[mode]
+    for key, tags_before in others.items():
+        assert tags_of(s3, s3_bucket, key) == tags_before
+    assert tags_of(s3, versioned_s3_bucket, "a") == {"tier": "cold"}
+    assert tags_of(s3, versioned_s3_bucket, "b", cold_old) == {"tier": "cold"}
+    assert tags_of(s3, versioned_s3_bucket, "b") == HOT
+    assert result.to_dict()["skipped_by_condition"] == 4
+
+
+async def test_condition_in_a_dry_run_reports_what_would_be_skipped(
+    transport: CountingTransport, s3: Any, s3_bucket: str
+) -> None:
+    put(s3, s3_bucket, "hot", HOT)
+    put(s3, s3_bucket, "held", {**HOT, "legal-hold": "on"})
+    put(s3, s3_bucket, "cold", {"tier": "cold"})
+    items = [(ObjectRef(s3_bucket, k), None) for k in ("hot", "held", "cold")]
+    result = await run(
+        transport, items, tags=TagSet(CONDITION_TAGS), mode="merge", condition=hot_not_held(), dry_run=True
+    )
+    assert (result.dry_run, result.changed, result.skipped_by_condition, result.written) == (True, 1, 2, 0)
+    assert transport.calls == {"get": 3}
+    assert tags_of(s3, s3_bucket, "hot") == HOT
+
+
+async def test_condition_with_replace_reads_before_writing(
+    transport: CountingTransport, s3: Any, s3_bucket: str
+) -> None:
+    put(s3, s3_bucket, "hot", HOT)
+    put(s3, s3_bucket, "cold", {"tier": "cold"})
+    items = [(ObjectRef(s3_bucket, k), None) for k in ("hot", "cold")]
+    result = await run(transport, items, tags=TagSet({"a": "b"}), condition=hot_not_held())
+    assert transport.calls == {"get": 2, "put": 1}
+    assert (result.changed, result.skipped_by_condition) == (1, 1)
+    assert tags_of(s3, s3_bucket, "cold") == {"tier": "cold"}
+
+
+async def test_condition_skipped_objects_stay_out_of_the_undo_log(
+    transport: CountingTransport, s3: Any, s3_bucket: str
+) -> None:
+    keys = [f"k{i}" for i in range(9)]
+    before = {key: HOT if i % 3 == 0 else {"tier": "cold", "n": str(i)} for i, key in enumerate(keys)}
+    before["k1"] = {f"t{i}": "v" for i in range(10)}  # a merge would break S3's limit: skipped first
+    for key in keys:
+        put(s3, s3_bucket, key, before[key])
+    location = S3Location(s3_bucket, "undo/")
+    result = await run(
+        transport,
+        [(ObjectRef(s3_bucket, k), None) for k in keys],
+        tags=TagSet(CONDITION_TAGS),
+        mode="merge",
+        condition=hot_not_held(),
+        undo_log=UndoLogWriter(s3, location),
+        chunk_size=2,
+    )
+    matched = ["k0", "k3", "k6"]
+    assert (result.changed, result.skipped_by_condition, result.failed) == (3, 6, 0)
+    assert {r.ref.key: r.tags for r in read_undo_log(s3, location)} == {k: HOT for k in matched}
+    # Chunks of two: the 3rd and 5th have no object matching, so they write no part.
+    assert len(result.undo_log_parts) == 3
+    for key in keys:
+        assert tags_of(s3, s3_bucket, key) == (CONDITION_EXPECTED["merge"] if key in matched else before[key])
+
+
 # -- engine-only behaviour, over in-memory transports ------------------------------------------------
 
 
@@ -485,6 +595,47 @@ async def test_rate_control_finds_capacity_without_bursting(
     else:
         assert share > 0.3  # 64 in flight against a capacity of 16: most answers are SlowDown
         assert engine.permits.allowed == 64
+
+
+class ReadWriteLog:
+    """An in-memory transport recording the order of its requests; every object has ``tier=hot``."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def get_tagging(self, ref: ObjectRef, owner: str | None) -> TagSet:
+        self.events.append(f"get {ref.key}")
+        await asyncio.sleep(0)
+        return TagSet({"tier": "hot"})
+
+    async def put_tagging(self, ref: ObjectRef, tags: TagSet, owner: str | None) -> None:
+        self.events.append(f"put {ref.key}")
+        await asyncio.sleep(0)
+
+    async def delete_tagging(self, ref: ObjectRef, owner: str | None) -> None:
+        raise AssertionError("not deleted in these tests")
+
+
+@pytest.mark.parametrize("mode", ["merge", "replace"])
+async def test_each_write_follows_its_read_before_other_reads(mode: str) -> None:
+    """The read-to-write window: a write does not queue behind the rest of its chunk's reads."""
+    transport = ReadWriteLog()
+    condition = TagCondition.parse({"tier": "hot"})
+    items = [(ObjectRef("bucket", f"k{i}"), None) for i in range(8)]
+    await run(transport, items, tags=TagSet({"a": "b"}), mode=mode, condition=condition, concurrency=1)
+    events = transport.events
+    assert sorted(events) == sorted(f"{verb} k{i}" for i in range(8) for verb in ("get", "put"))
+    between = [
+        sum(
+            event.startswith("get")
+            for event in events[events.index(f"get k{i}") + 1 : events.index(f"put k{i}")]
+        )
+        for i in range(8)
+    ]
+    # One permit: the read released passes it to the next waiting read at once, then the write goes.
+    assert max(between) <= 1, events
 
 
 def test_the_engine_rejects_bad_settings() -> None:

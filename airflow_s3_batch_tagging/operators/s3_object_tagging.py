@@ -11,6 +11,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, task
 
 from airflow_s3_batch_tagging.accounts import validate_expected_bucket_owner
+from airflow_s3_batch_tagging.conditions import TagCondition
 from airflow_s3_batch_tagging.errors import InvalidObjectRefError, InvalidTagError, S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.s3_object_tagging import (
     DEFAULT_ENGINE,
@@ -81,6 +82,8 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         retry_mode: str = DEFAULT_RETRY_MODE,
         engine: str = DEFAULT_ENGINE,
         progress_interval: float = 30.0,
+        only_if_tags: Any = None,
+        unless_tag_keys: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -95,6 +98,8 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         self.retry_mode = retry_mode
         self.engine = engine
         self.progress_interval = progress_interval
+        self.only_if_tags = only_if_tags
+        self.unless_tag_keys = unless_tag_keys
 
     @property
     def _hook_parameters(self) -> dict[str, Any]:
@@ -117,6 +122,16 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         validate_expected_bucket_owner(self.expected_bucket_owner)
         return dry_run, skip_unchanged
 
+    def _condition(self) -> TagCondition | None:
+        """The validated ``only_if_tags`` / ``unless_tag_keys`` condition (None: every object), logged."""
+        condition = TagCondition.parse(self.only_if_tags, self.unless_tag_keys)
+        if condition is not None:
+            self.log.info(
+                "Condition: %s (read with GetObjectTagging first; the others are skipped_by_condition).",
+                condition.describe(),
+            )
+        return condition
+
     def _log_progress(self, progress: Progress) -> None:
         self.log.info(
             "Tagging progress: %s/%s objects done (%.1f objects/s; requests in flight allowed: %s, "
@@ -135,14 +150,15 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         downstream task (``trigger_rule="all_done"``) to read.
         """
         self.log.info(
-            "%s %s objects in %.1f s: changed=%s unchanged=%s skipped=%s failed=%s retries=%s "
-            "throttled=%s/%s requests; undo log: %s.",
+            "%s %s objects in %.1f s: changed=%s unchanged=%s skipped=%s skipped_by_condition=%s failed=%s "
+            "retries=%s throttled=%s/%s requests; undo log: %s.",
             "Checked (dry run)" if result.dry_run else "Tagged",
             result.total,
             result.elapsed_seconds,
             result.changed,
             result.unchanged,
             result.skipped,
+            result.skipped_by_condition,
             result.failed,
             result.retries,
             result.throttled,
@@ -200,6 +216,11 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
     :param dry_run: read and report what would change; write nothing. (templated)
     :param undo_log: an ``s3://bucket/prefix`` below which the previous tag sets are written (JSON
         lines) before objects are changed; see :class:`S3RestoreObjectTaggingOperator`. (templated)
+    :param only_if_tags: touch only objects carrying every one of these tags (a dict, same keys and
+        values); the others are counted as ``skipped_by_condition`` and neither written nor in the
+        undo log. Each object's tags are read first. (templated)
+    :param unless_tag_keys: touch only objects carrying none of these tag keys (a list). With
+        ``only_if_tags``, both must hold. (templated)
     :param max_failed_objects: how many objects may fail without failing the task.
     :param max_failure_ratio: which share of the objects (0 to 1) may fail without failing the task;
         the task fails only when the failures exceed both limits.
@@ -215,9 +236,9 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
     :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
     :param verify: Whether or not to verify SSL certificates.
     :param botocore_config: Configuration dictionary (key-values) for botocore client.
-    :return: a small dict: ``total``, ``changed``, ``unchanged``, ``skipped``, ``failed``, ``written``,
-        ``retries``, ``requests``, ``throttled``, ``transport``, ``failures_by_code``,
-        ``first_failures`` (at most 10), ``undo_log``, ``undo_log_parts``, ``dry_run``,
+    :return: a small dict: ``total``, ``changed``, ``unchanged``, ``skipped``, ``skipped_by_condition``,
+        ``failed``, ``written``, ``retries``, ``requests``, ``throttled``, ``transport``,
+        ``failures_by_code``, ``first_failures`` (at most 10), ``undo_log``, ``undo_log_parts``, ``dry_run``,
         ``elapsed_seconds``, ``objects_per_second``.
     """
 
@@ -230,8 +251,10 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
         "skip_unchanged",
         "dry_run",
         "undo_log",
+        "only_if_tags",
+        "unless_tag_keys",
     )
-    template_fields_renderers = {"objects": "json", "tags": "json"}
+    template_fields_renderers = {"objects": "json", "tags": "json", "only_if_tags": "json"}
 
     def __init__(
         self,
@@ -309,6 +332,7 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         mode, tags, dry_run, skip_unchanged = self._validate()
+        condition = self._condition()
         items = self._items(mode)
         if mode.needs_tags and tags is None:
             without = next((ref for ref, own in items if own is None), None)
@@ -351,6 +375,7 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
             chunk_size=self.chunk_size,
             progress=self._log_progress,
             progress_interval=self.progress_interval,
+            condition=condition,
         )
         return self._finish(result, context)
 
@@ -387,6 +412,10 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
     :param concurrency: requests in flight at most, sharing one S3 client.
     :param skip_unchanged: read each object's tags first and write only those that differ. (templated)
     :param dry_run: read and report what would change; write nothing. (templated)
+    :param only_if_tags: restore only objects now carrying every one of these tags (a dict); the
+        others are counted as ``skipped_by_condition``. (templated)
+    :param unless_tag_keys: restore only objects now carrying none of these tag keys (a list).
+        (templated)
     :param max_failed_objects: how many objects may fail without failing the task.
     :param max_failure_ratio: which share of the objects may fail without failing the task.
     :param max_attempts: attempts per request, first included (the engine retries throttling,
@@ -404,8 +433,9 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields(
-        "undo_log", "expected_bucket_owner", "skip_unchanged", "dry_run"
+        "undo_log", "expected_bucket_owner", "skip_unchanged", "dry_run", "only_if_tags", "unless_tag_keys"
     )
+    template_fields_renderers = {"only_if_tags": "json"}
 
     def __init__(self, *, undo_log: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -413,6 +443,7 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         dry_run, skip_unchanged = self._validate_common()
+        condition = self._condition()
         locations = [
             S3Location.from_uri(uri, what="undo_log location") for uri in _undo_locations(self.undo_log)
         ]
@@ -435,6 +466,7 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
             expected_bucket_owner=self.expected_bucket_owner,
             progress=self._log_progress,
             progress_interval=self.progress_interval,
+            condition=condition,
         )
         return self._finish(result, context)
 

@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import DAG
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
+from airflow_s3_batch_tagging.objects import S3Location
+from airflow_s3_batch_tagging.operators.s3_object_tagging import S3RestoreObjectTaggingOperator
 from airflow_s3_batch_tagging.testing.external_jobs import create_external_tagging_job
+from airflow_s3_batch_tagging.undo import read_undo_log
 from tests.airflow_versions import dagbag, needs_runs_without_logical_date
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "dags_examples"
@@ -22,6 +26,7 @@ DAG_IDS = {
     "example_s3_backfill_retagging",
     "example_s3_backfill_restore",
     "example_s3_batch_job_sensor",
+    "example_s3_conditional_tagging",
     "example_s3_priced_plan",
 }
 
@@ -276,6 +281,65 @@ def test_sensor_waits_for_a_job_created_outside_the_dag(
     }
     for i in range(5):
         assert _tags(s3, data, f"archive/{i}.bin") == {"legal_hold": "true"}
+
+
+@pytest.mark.e2e
+def test_conditional_retiers_only_matching_and_restores_them(
+    run_dag: Callable[..., Any], examples: dict[str, Any]
+) -> None:
+    s3, data, ops = examples["s3"], examples["data"], examples["ops"]
+    before: dict[str, dict[str, str]] = {}
+    for i in range(12):  # 12 hot objects, every third with an owner's tag; 18 objects: 2 batches of 10
+        before[f"datasets/hot-{i:02d}.csv"] = {"tier": "hot", **({"owner": "team-b"} if i % 3 == 0 else {})}
+    before["datasets/cold.csv"] = {"tier": "cold"}
+    before["datasets/held.csv"] = {"tier": "hot", "legal-hold": "2027"}
+    before["datasets/held-empty.csv"] = {"tier": "hot", "legal-hold": ""}
+    before["datasets/HOT-case.csv"] = {"tier": "HOT"}
+    before["datasets/untagged.csv"] = {}
+    for key, tags in before.items():
+        _put(s3, data, key, tags or None)
+    # Versioned bucket, no version ids in a listing: the latest version is judged and tagged.
+    older = _put(s3, data, "datasets/was-hot.csv", {"tier": "hot"})
+    before["datasets/was-hot.csv"] = {"tier": "cold"}
+    _put(s3, data, "datasets/was-hot.csv", before["datasets/was-hot.csv"])
+    _put(s3, data, "other/hot.csv", {"tier": "hot"})
+    matching = {key for key in before if key.startswith("datasets/hot-")}
+
+    run = run_dag(
+        examples["dags"]["example_s3_conditional_tagging"],
+        logical_date=_date(3, 10),
+        run_conf={"to_tier": "cold"},
+    )
+
+    assert run.state == "success"
+    for key, tags in before.items():
+        expected = {**tags, "tier": "cold", "tiered_on": "2026-03-10"} if key in matching else tags
+        assert _tags(s3, data, key) == expected, key
+    assert _tags(s3, data, "datasets/was-hot.csv", older) == {"tier": "hot"}
+    assert _tags(s3, data, "other/hot.csv") == {"tier": "hot"}
+    summary = _return_value(run, "summarize")
+    assert summary["batches"] == 2
+    assert (summary["total"], summary["changed"], summary["skipped_by_condition"], summary["failed"]) == (
+        18,
+        12,
+        6,
+        0,
+    )
+    undo_logs = summary["undo_logs"]
+    assert all(uri.startswith(f"s3://{ops}/undo/example_s3_conditional_tagging/") for uri in undo_logs)
+    logged = {
+        record.ref.key: record.tags.to_dict()
+        for uri in undo_logs
+        for record in read_undo_log(s3, S3Location.from_uri(uri))
+    }
+    assert logged == {key: before[key] for key in matching}
+
+    with DAG("conditional_restore_e2e", schedule=None, start_date=_date(1, 1)) as restore_dag:
+        S3RestoreObjectTaggingOperator(task_id="restore", undo_log=undo_logs)
+    restored = run_dag(restore_dag)
+    assert restored.state == "success"
+    assert _return_value(restored, "restore")["changed"] == 12
+    assert {key: _tags(s3, data, key) for key in before} == before
 
 
 # -- runs without a logical date (Airflow 3's UI/CLI/REST trigger default) ---------------------------

@@ -247,6 +247,21 @@ def _bad_inputs() -> list[Any]:
         pytest.param({"dry_run": "perhaps"}, S3TaggingInputError, "dry_run", id="bad-dry-run"),
         pytest.param({"engine": "fibers"}, ValueError, "Invalid engine 'fibers'", id="bad-engine"),
         pytest.param({"concurrency": 0}, ValueError, "Invalid concurrency 0", id="bad-concurrency"),
+        pytest.param(
+            {"only_if_tags": "tier=hot"},
+            InvalidTagError,
+            "only_if_tags: got the string",
+            id="string-condition",
+        ),
+        pytest.param({"only_if_tags": {"aws:x": "1"}}, InvalidTagError, "reserved", id="reserved-condition"),
+        pytest.param({"unless_tag_keys": "legal-hold"}, InvalidTagError, "not a string", id="string-keys"),
+        pytest.param({"unless_tag_keys": [""]}, InvalidTagError, "unless_tag_keys", id="empty-key-condition"),
+        pytest.param(
+            {"only_if_tags": {"hold": "no"}, "unless_tag_keys": ["hold"]},
+            InvalidTagError,
+            "Conflicting conditions",
+            id="conflicting-conditions",
+        ),
     ]
 
 
@@ -389,3 +404,131 @@ def test_a_listing_range_tags_its_keys(s3: Any) -> None:
         tagger(objects=batch, tags={"listed": "1"}).execute(context(map_index=index))
     assert all(tags_of(s3, f"logs/{i}") == {"listed": "1"} for i in range(5))
     assert tags_of(s3, "other/x") == {}
+
+
+# -- conditions ---------------------------------------------------------------------------------------
+
+HOT = {"owner": "team-a", "tier": "hot"}
+CONDITION = {"only_if_tags": {"tier": "hot"}, "unless_tag_keys": ["legal-hold"]}
+AFTER = {
+    "replace": {"tier": "warm", "reviewed": "yes"},
+    "merge": {"owner": "team-a", "tier": "warm", "reviewed": "yes"},
+    "remove": {"owner": "team-a"},
+    "delete": {},
+}
+
+
+def _condition_objects(s3: Any) -> tuple[list[Any], dict[str, dict[str, str]], dict[str, str | None]]:
+    """Two matching objects (one a named old version) and four that are left alone."""
+    before = {
+        "hot": HOT,
+        "cold": {"owner": "team-a", "tier": "cold"},
+        "held": {**HOT, "legal-hold": "on"},
+        "bare": {},
+    }
+    for key, tags in before.items():
+        put(s3, key, tags)
+    versions = {"hot-old": put(s3, "doc", HOT, bucket=VERSIONED)}
+    put(s3, "doc", {"tier": "cold"}, bucket=VERSIONED)
+    versions["cold-old"] = put(s3, "cold-doc", {"tier": "cold"}, bucket=VERSIONED)
+    put(s3, "cold-doc", HOT, bucket=VERSIONED)
+    objects: list[Any] = [*before]
+    objects.append({"bucket": VERSIONED, "key": "doc", "version_id": versions["hot-old"]})
+    objects.append({"bucket": VERSIONED, "key": "cold-doc", "version_id": versions["cold-old"]})
+    return objects, before, versions
+
+
+@pytest.mark.parametrize("mode", ["replace", "merge", "remove", "delete"])
+def test_conditions_every_mode_then_restore_only_written(s3: Any, mode: str) -> None:
+    objects, before, versions = _condition_objects(s3)
+    tags: Any = {"replace": {"tier": "warm", "reviewed": "yes"}, "remove": ["tier"], "delete": None}.get(
+        mode, {"tier": "warm", "reviewed": "yes"}
+    )
+    result = tagger(
+        objects=objects, bucket=BUCKET, tags=tags, mode=mode, undo_log=f"s3://{BUCKET}/undo/", **CONDITION
+    ).execute(context())
+
+    assert (result["total"], result["changed"], result["skipped_by_condition"]) == (6, 2, 4)
+    assert (result["written"], result["failed"]) == (2, 0)
+    assert tags_of(s3, "hot") == AFTER[mode]
+    assert tags_of(s3, "doc", VERSIONED, versions["hot-old"]) == AFTER[mode]
+    for key, tags_before in before.items():
+        if key != "hot":
+            assert tags_of(s3, key) == tags_before
+    assert tags_of(s3, "doc", VERSIONED) == {"tier": "cold"}
+    assert tags_of(s3, "cold-doc", VERSIONED, versions["cold-old"]) == {"tier": "cold"}
+    assert tags_of(s3, "cold-doc", VERSIONED) == HOT
+
+    # Someone else re-tags a skipped object: the restore must leave it alone, as the run did.
+    s3.put_object_tagging(Bucket=BUCKET, Key="cold", Tagging={"TagSet": [{"Key": "by", "Value": "other"}]})
+    restored = restorer(undo_log=result).execute(context(task_id="restore"))
+    assert (restored["total"], restored["changed"], restored["failed"]) == (2, 2, 0)
+    assert tags_of(s3, "hot") == HOT
+    assert tags_of(s3, "doc", VERSIONED, versions["hot-old"]) == HOT
+    assert tags_of(s3, "cold") == {"by": "other"}
+
+
+def test_conditions_in_a_dry_run_count_and_write_nothing(s3: Any) -> None:
+    objects, before, versions = _condition_objects(s3)
+    result = tagger(
+        objects=objects,
+        bucket=BUCKET,
+        tags={"tier": "warm"},
+        mode="merge",
+        dry_run=True,
+        undo_log=f"s3://{BUCKET}/undo/",
+        **CONDITION,
+    ).execute(context())
+    assert (result["dry_run"], result["changed"], result["skipped_by_condition"]) == (True, 2, 4)
+    assert (result["written"], result["undo_log"]) == (0, None)
+    assert {key: tags_of(s3, key) for key in before} == before
+    assert tags_of(s3, "doc", VERSIONED, versions["hot-old"]) == HOT
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="undo/")["KeyCount"] == 0
+
+
+def test_conditions_are_logged_with_the_skipped_count(s3: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    put(s3, "hot", HOT)
+    put(s3, "cold", {"tier": "cold"})
+    tagger(objects=["hot", "cold"], bucket=BUCKET, tags={"x": "1"}, mode="merge", **CONDITION).execute(
+        context()
+    )
+    out = capsys.readouterr().out
+    assert "Condition: only objects carrying all of tier=hot and carrying none of the keys legal-hold" in out
+    assert "changed=1 unchanged=0 skipped=0 skipped_by_condition=1 failed=0" in out
+
+
+def test_conditions_only_if_or_unless_alone(s3: Any) -> None:
+    put(s3, "hot", HOT)
+    put(s3, "held", {"legal-hold": "on"})
+    only = tagger(objects=["hot", "held"], bucket=BUCKET, tags={"x": "1"}, only_if_tags={"owner": "team-a"})
+    assert only.execute(context())["skipped_by_condition"] == 1
+    assert (tags_of(s3, "hot"), tags_of(s3, "held")) == ({"x": "1"}, {"legal-hold": "on"})
+    unless = tagger(objects=["hot", "held"], bucket=BUCKET, tags={"y": "1"}, unless_tag_keys=["legal-hold"])
+    assert unless.execute(context())["skipped_by_condition"] == 1
+    assert (tags_of(s3, "hot"), tags_of(s3, "held")) == ({"y": "1"}, {"legal-hold": "on"})
+
+
+def test_restore_with_a_condition_leaves_held_objects(s3: Any) -> None:
+    for key in ("a", "b"):
+        put(s3, key, HOT)
+    result = tagger(
+        objects=["a", "b"], bucket=BUCKET, tags={"tier": "cold"}, undo_log=f"s3://{BUCKET}/u/"
+    ).execute(context())
+    s3.put_object_tagging(Bucket=BUCKET, Key="b", Tagging={"TagSet": [{"Key": "legal-hold", "Value": "on"}]})
+    restored = restorer(undo_log=result, unless_tag_keys=["legal-hold"]).execute(context(task_id="restore"))
+    assert (restored["changed"], restored["skipped_by_condition"]) == (1, 1)
+    assert (tags_of(s3, "a"), tags_of(s3, "b")) == (HOT, {"legal-hold": "on"})
+
+
+def test_condition_parameters_are_templated(s3: Any) -> None:
+    for operator in (tagger(objects=[], **CONDITION), restorer(undo_log="s3://x-bucket/u/", **CONDITION)):
+        assert {"only_if_tags", "unless_tag_keys"} <= set(operator.template_fields)
+        assert operator.template_fields_renderers["only_if_tags"] == "json"
+    op = tagger(
+        objects=["hot"], only_if_tags={"tier": "{{ params.tier }}"}, unless_tag_keys=["{{ params.key }}"]
+    )
+    rendered = op.render_template(
+        {"only_if_tags": op.only_if_tags, "unless_tag_keys": op.unless_tag_keys},
+        {"params": {"tier": "hot", "key": "legal-hold"}},
+    )
+    assert rendered == {"only_if_tags": {"tier": "hot"}, "unless_tag_keys": ["legal-hold"]}
