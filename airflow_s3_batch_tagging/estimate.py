@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
-from airflow_s3_batch_tagging.tags import TaggingMode
+from airflow_s3_batch_tagging.tags import TaggingMode, reads_before_writing
 
 if TYPE_CHECKING:
     from airflow_s3_batch_tagging.pricing import S3Prices
@@ -70,12 +70,12 @@ class TaggingWork:
     @property
     def reads(self) -> bool:
         """Whether the direct path reads each object's tags before writing (a GET per object)."""
-        return (
-            self.skip_unchanged
-            or self.dry_run
-            or self.undo_log
-            or self.conditions
-            or self.mode.reads_current_tags
+        return reads_before_writing(
+            self.mode,
+            skip_unchanged=self.skip_unchanged,
+            dry_run=self.dry_run,
+            undo_log=self.undo_log,
+            condition=self.conditions,
         )
 
     def batch_cannot(self) -> list[str]:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_s3_batch_tagging.errors import InvalidTagError
 from airflow_s3_batch_tagging.rate import AdaptivePermits
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, describe_failed_object
-from airflow_s3_batch_tagging.tags import EMPTY_TAGS, TaggingMode, TagSet
+from airflow_s3_batch_tagging.tags import EMPTY_TAGS, TaggingMode, TagSet, reads_before_writing
 from airflow_s3_batch_tagging.transports.base import TransportError
 
 if TYPE_CHECKING:
@@ -233,10 +233,14 @@ class TaggingEngine:
         self.chunk_size = chunk_size
         self.progress = progress
         self.progress_interval = progress_interval
-        self.reads = skip_unchanged or dry_run or self.undo_log is not None or self.mode.reads_current_tags
         self.condition = condition
-        if condition is not None:
-            self.reads = True
+        self.reads = reads_before_writing(
+            self.mode,
+            skip_unchanged=skip_unchanged,
+            dry_run=dry_run,
+            undo_log=self.undo_log is not None,
+            condition=condition is not None,
+        )
         self.permits = AdaptivePermits(concurrency, adaptive=rate_control)
         # The result for objects without their own tags, computed once (and so one body to encode).
         self._default_result: TagSet | None = None

@@ -57,6 +57,14 @@ class TaggingMode(StrEnum):
         return self in (TaggingMode.MERGE, TaggingMode.REMOVE)
 
 
+def reads_before_writing(
+    mode: TaggingMode, *, skip_unchanged: bool, dry_run: bool, undo_log: bool, condition: bool
+) -> bool:
+    """Whether the direct path reads each object's tags (one GET) before it writes: the mode needs
+    them, or skipping unchanged objects, a dry run, an undo log or a condition on current tags does."""
+    return skip_unchanged or dry_run or undo_log or condition or mode.reads_current_tags
+
+
 @lru_cache(maxsize=8192)
 def _text_problem(text: str) -> str | None:
     if _ASCII_ALLOWED.fullmatch(text):
