@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import io
 import logging
+import os
 import re
+import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
@@ -46,6 +50,9 @@ log = logging.getLogger(__name__)
 DEFAULT_THROUGHPUT_TARGET_GBPS = 100.0
 """CRT sizes its connection pool from a throughput target; tagging requests are tiny, so the target
 is set high and ``max_active_connections_override`` caps the pool at the engine's concurrency."""
+
+FILE_BODY_AFTER = 16
+"""Requests with the same body after which CRT reads it from a file instead of a Python stream."""
 
 _S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 _UNRESERVED_IN_PATH = "/~"  # with quote's own letters, digits and "-_.": S3's path encoding
@@ -109,15 +116,58 @@ class _Endpoint:
     host: str
     path: str
     signing_config: Any
+    headers: dict[tuple[str, str | None], list[tuple[str, str]]] = field(default_factory=dict)
+    """The header lines of a bodiless request to this endpoint by (method, expected owner), built once."""
 
 
 class _Body:
-    __slots__ = ("content", "md5", "tags")
+    __slots__ = ("content", "file", "headers", "md5", "sent_to", "tags", "uses")
 
     def __init__(self, tags: TagSet) -> None:
         self.tags = tags
         self.content = tagging_xml(tags)
         self.md5 = base64.b64encode(hashlib.md5(self.content).digest()).decode()
+        self.headers = [("Content-Length", str(len(self.content))), ("Content-MD5", self.md5)]
+        self.sent_to: dict[tuple[str, str | None], list[tuple[str, str]]] = {}
+        """The header lines of a request with this body by (host, expected owner), built once."""
+        self.uses = 0
+        self.file: str | None = None
+        """A file holding ``content`` once the body is shared by many objects: CRT reads it natively."""
+
+
+class _Answers:
+    """Answers from CRT's threads handed to the event loop in batches: one loop wake-up per batch.
+
+    ``put`` runs on CRT's threads; the loop settles every answer queued so far in one callback, so
+    at thousands of answers per second most of them need no wake-up of their own (each one costs a
+    write to the loop's self-pipe, a read, and a loop iteration).
+    """
+
+    __slots__ = ("_loop", "_queued", "_scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queued: deque[tuple[asyncio.Future[Any], Any]] = deque()
+        self._scheduled = False
+
+    def put(self, future: asyncio.Future[Any], outcome: Any) -> None:
+        """Queue ``outcome`` for ``future`` (any thread); wake the loop unless a wake-up is pending."""
+        self._queued.append((future, outcome))
+        if not self._scheduled:
+            self._scheduled = True
+            # A closed loop (RuntimeError) has nobody awaiting the answer any more.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._settle)
+
+    def _settle(self) -> None:
+        # Cleared before draining: an answer queued after this line schedules the next wake-up, and
+        # one queued before it is drained below (deque appends and pops are atomic).
+        self._scheduled = False
+        queued = self._queued
+        while queued:
+            future, outcome = queued.popleft()
+            if not future.done():
+                future.set_result(outcome)
 
 
 class _Pending(dict[int, list[Any]]):
@@ -131,6 +181,32 @@ class _Pending(dict[int, list[Any]]):
 
     def overdue(self, now: float) -> list[list[Any]]:
         return [entry for entry in self.values() if entry[0] <= now and not entry[2]]
+
+
+def _credentials_provider(credentials: Any) -> Any:
+    """A CRT credentials provider giving botocore's ``credentials``.
+
+    Static keys become a static provider (CRT signs without calling back into Python). Refreshable
+    ones (assume-role, SSO, instance metadata, ...) go through a delegate CRT asks on every signing,
+    so botocore refreshes them when due; the CRT credentials object is rebuilt only when they change.
+    """
+    from awscrt.auth import AwsCredentials, AwsCredentialsProvider
+    from botocore.credentials import RefreshableCredentials
+
+    if not isinstance(credentials, RefreshableCredentials):
+        now = credentials.get_frozen_credentials()
+        return AwsCredentialsProvider.new_static(now.access_key, now.secret_key, now.token)
+
+    last: list[Any] = [None, None]  # [botocore's frozen credentials, the CRT credentials made of them]
+
+    def frozen() -> AwsCredentials:
+        now = credentials.get_frozen_credentials()
+        if now != last[0]:
+            last[1] = AwsCredentials(now.access_key, now.secret_key, now.token)
+            last[0] = now
+        return last[1]
+
+    return AwsCredentialsProvider.new_delegate(frozen)
 
 
 class CrtTransport:
@@ -156,7 +232,8 @@ class CrtTransport:
         throughput_target_gbps: float = DEFAULT_THROUGHPUT_TARGET_GBPS,
     ) -> None:
         from awscrt import __version__ as awscrt_version
-        from awscrt.auth import AwsCredentials, AwsCredentialsProvider
+        from awscrt.http import HttpHeaders, HttpRequest
+        from awscrt.s3 import S3RequestType
 
         credentials = botocore_client._get_credentials()
         if credentials is None:
@@ -165,13 +242,12 @@ class CrtTransport:
                 "(anonymous access): use engine='aiobotocore'."
             )
 
-        def frozen() -> AwsCredentials:
-            # CRT asks on every signing; botocore's refreshable credentials refresh here when due.
-            now = credentials.get_frozen_credentials()
-            return AwsCredentials(now.access_key, now.secret_key, now.token)
-
         self._botocore = botocore_client
-        self._provider = AwsCredentialsProvider.new_delegate(frozen)
+        self._provider = _credentials_provider(credentials)
+        # Looked up once: the request path runs thousands of times a second.
+        self._headers_type = HttpHeaders
+        self._request_type = HttpRequest
+        self._default_type = S3RequestType.DEFAULT
         self._max_connections = max_connections
         self._throughput = throughput_target_gbps
         self._user_agent = user_agent or f"airflow-s3-batch-tagging crt/{awscrt_version}"
@@ -188,7 +264,9 @@ class CrtTransport:
         self._signing_configs: dict[str, Any] = {}
         self._clients: dict[bool, Any] = {}
         self._body: _Body | None = None
+        self._files: tempfile.TemporaryDirectory[str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._answers: _Answers | None = None
         self._pending = _Pending()
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -278,7 +356,30 @@ class CrtTransport:
         body = self._body
         if body is None or body.tags is not tags:
             body = self._body = _Body(tags)
+        body.uses += 1
+        if body.uses == FILE_BODY_AFTER:
+            # From here on CRT reads the body from a file in native code, where a Python stream
+            # would cost calls into Python (under the GIL) from CRT's threads for every request.
+            if self._files is None:
+                self._files = tempfile.TemporaryDirectory(prefix="s3-tagging-crt-")
+            fd, path = tempfile.mkstemp(dir=self._files.name, suffix=".xml")
+            with os.fdopen(fd, "wb") as file:
+                file.write(body.content)
+            body.file = path
         return body
+
+    def _header_lines(
+        self, endpoint: _Endpoint, method: str, body: _Body | None, expected_bucket_owner: str | None
+    ) -> list[tuple[str, str]]:
+        """The headers of a request before signing (the same for every object of a bucket and body)."""
+        lines = [("Host", endpoint.host), ("User-Agent", self._user_agent)]
+        if body is not None:
+            lines += body.headers
+        elif method != "GET":
+            lines.append(("Content-Length", "0"))
+        if expected_bucket_owner:
+            lines.append(("x-amz-expected-bucket-owner", expected_bucket_owner))
+        return lines
 
     def _sweep_soon(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._sweeper is None:
@@ -303,6 +404,10 @@ class CrtTransport:
         self._clients.clear()
         for event in events:
             await asyncio.to_thread(event.wait, 5)
+        if self._files is not None:
+            self._files.cleanup()
+            self._files = None
+            self._body = None
 
     async def __aenter__(self) -> CrtTransport:
         return self
@@ -320,31 +425,30 @@ class CrtTransport:
         expected_bucket_owner: str | None,
         body: _Body | None = None,
     ) -> bytes:
-        from awscrt.http import HttpHeaders, HttpRequest
-        from awscrt.s3 import S3RequestType
-
-        endpoint = self._endpoint(ref.bucket)
-        headers = HttpHeaders([("Host", endpoint.host), ("User-Agent", self._user_agent)])
+        endpoint = self._endpoints.get(ref.bucket) or self._endpoint(ref.bucket)
+        built = endpoint.headers if body is None else body.sent_to
+        key = (method if body is None else endpoint.host, expected_bucket_owner)
+        header_lines = built.get(key)
+        if header_lines is None:
+            header_lines = built[key] = self._header_lines(endpoint, method, body, expected_bucket_owner)
+        body_file = None
         stream = None
         if body is not None:
-            headers.add("Content-Length", str(len(body.content)))
-            headers.add("Content-MD5", body.md5)
-            stream = io.BytesIO(body.content)
-        elif method != "GET":
-            headers.add("Content-Length", "0")
-        if expected_bucket_owner:
-            headers.add("x-amz-expected-bucket-owner", expected_bucket_owner)
-        request = HttpRequest(method, object_path(endpoint.path, ref), headers, stream)
+            body_file = body.file
+            if body_file is None:
+                stream = io.BytesIO(body.content)
+        request = self._request_type(
+            method, object_path(endpoint.path, ref), self._headers_type(header_lines), stream
+        )
 
         loop = self._loop
-        if loop is None:
+        answers = self._answers
+        if loop is None or answers is None:
             loop = self._loop = asyncio.get_running_loop()
+            answers = self._answers = _Answers(loop)
         future: asyncio.Future[Any] = loop.create_future()
         chunks: list[bytes] = []
-
-        def settle(outcome: Any) -> None:
-            if not future.done():
-                future.set_result(outcome)
+        put = answers.put
 
         def on_body(chunk: bytes, **_: Any) -> None:
             chunks.append(bytes(chunk))
@@ -355,13 +459,14 @@ class CrtTransport:
             status_code: int | None = None,
             **_: Any,
         ) -> None:
-            loop.call_soon_threadsafe(settle, (error, error_body, status_code))
+            put(future, (error, error_body, status_code))
 
         s3_request = self._client(endpoint.tls).make_request(
-            type=S3RequestType.DEFAULT,
+            type=self._default_type,
             request=request,
             operation_name=operation,
             signing_config=endpoint.signing_config,
+            send_filepath=body_file,
             on_body=on_body if method == "GET" else None,
             on_done=on_done,
         )
