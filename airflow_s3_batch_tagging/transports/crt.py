@@ -11,7 +11,15 @@ transports is still botocore's here, taken from a botocore S3 client built like 
 - TLS verification (``verify``), the connect and read timeouts.
 
 Keys are percent-encoded as S3 expects in a path (everything but ``A-Z a-z 0-9 - _ . ~ /``). The
-``Tagging`` XML body and its ``Content-MD5`` are computed once per distinct tag set, not per object.
+``Tagging`` XML body, its ``Content-MD5`` and the header lines are computed once per distinct tag set
+and bucket, not per object.
+
+The Python work per request is what limits one task (CRT signs and sends in its own threads, but
+every request passes through the task's one Python thread and every answer through the GIL), so
+the request path keeps it small: answers reach the event loop in batches (one wake-up for all the
+answers that arrived meanwhile), static credentials are handed to CRT once (refreshable ones through
+a delegate CRT asks when signing), and a body shared by many objects is read by CRT from a file
+rather than through a Python stream.
 S3's XML errors become the codes botocore gives (``NoSuchKey``, ``SlowDown``, or the HTTP status
 when the answer has no body); CRT itself reads any 503 as ``SlowDown`` and any 500 as
 ``InternalError`` (without the body). No answer (reset, timeout) is a retryable error named after
