@@ -51,6 +51,8 @@ from airflow_s3_batch_tagging.tags import TagSet
 from airflow_s3_batch_tagging.transports.base import TransportError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow_s3_batch_tagging.objects import ObjectRef
 
 log = logging.getLogger(__name__)
@@ -191,6 +193,80 @@ class _Pending(dict[int, list[Any]]):
         return [entry for entry in self.values() if entry[0] <= now and not entry[2]]
 
 
+LEAN_REQUESTS_AWSCRT = ((0, 38),)
+"""awscrt releases (major, minor) whose private request binding ``_lean_requests`` was checked against."""
+
+
+def _lean_requests() -> Callable[..., Any] | None:
+    """A cheaper ``S3Client.make_request`` for awscrt releases in ``LEAN_REQUESTS_AWSCRT``, else None.
+
+    awscrt's ``S3Request`` makes a ``concurrent.futures.Future`` and a ``threading.Event`` per request
+    (two locks and three conditions) and sets both from CRT's threads when it ends; with the answer's
+    keyword-argument callback on top, that was about a fifth of the task's Python time per request
+    (py-spy, BENCHMARKS.md's setting). This makes the same native call with none of them: the answer
+    goes straight from CRT's thread to ``answer(error_code, status, error_body)``. It binds to awscrt
+    internals (the native call's arguments, ``_S3RequestCore``), so it is used only on the releases it
+    was checked against; on any other, or if the native call refuses the arguments, the public API is.
+    """
+    import _awscrt
+    import awscrt
+    from awscrt import NativeResource
+    from awscrt.s3 import S3Request, S3RequestType, _S3RequestCore
+
+    try:
+        release = tuple(int(part) for part in awscrt.__version__.split(".")[:2])
+    except ValueError:
+        return None
+    if release not in LEAN_REQUESTS_AWSCRT:
+        return None
+
+    class _Core(_S3RequestCore):
+        """What CRT's native request calls back; keeps the request's Python objects alive meanwhile."""
+
+        def __init__(self, request: Any, signing_config: Any, on_body: Any, answer: Any) -> None:
+            self._python_callback_exception = None
+            self._request = request
+            self._signing_config = signing_config
+            self._credential_provider = None
+            self._on_headers_cb = None
+            self._on_body_cb = on_body
+            self._on_done_cb = None
+            self._on_progress_cb = None
+            self._answer = answer
+
+        def _on_shutdown(self) -> None:
+            pass
+
+        def _on_finish(
+            self, error_code: int, status_code: int, error_headers: Any, error_body: Any, *_: Any
+        ) -> None:
+            if error_code and self._python_callback_exception is not None:
+                self._answer(self._python_callback_exception, status_code, error_body)
+            else:
+                self._answer(error_code, status_code, error_body)
+
+    def make_request(
+        client: Any,
+        request: Any,
+        operation: str,
+        signing_config: Any,
+        send_filepath: str | None,
+        on_body: Any,
+        answer: Callable[[Any, int, bytes | None], None],
+    ) -> Any:
+        s3_request = S3Request.__new__(S3Request)
+        NativeResource.__init__(s3_request)
+        s3_request._binding = _awscrt.s3_client_make_meta_request(
+            s3_request, client, request, S3RequestType.DEFAULT, operation, signing_config,
+            None, None, send_filepath, client._region,
+            0, 0, False, None, 0, 0, 0, 0, False, False, 0.0, False, 0,
+            _Core(request, signing_config, on_body, answer),
+        )  # fmt: skip
+        return s3_request
+
+    return make_request
+
+
 def _credentials_provider(credentials: Any) -> Any:
     """A CRT credentials provider giving botocore's ``credentials``.
 
@@ -240,6 +316,7 @@ class CrtTransport:
         throughput_target_gbps: float = DEFAULT_THROUGHPUT_TARGET_GBPS,
     ) -> None:
         from awscrt import __version__ as awscrt_version
+        from awscrt.exceptions import from_code
         from awscrt.http import HttpHeaders, HttpRequest
         from awscrt.s3 import S3RequestType
 
@@ -256,6 +333,8 @@ class CrtTransport:
         self._headers_type = HttpHeaders
         self._request_type = HttpRequest
         self._default_type = S3RequestType.DEFAULT
+        self._error_from_code = from_code
+        self._lean = _lean_requests()
         self._max_connections = max_connections
         self._throughput = throughput_target_gbps
         self._user_agent = user_agent or f"airflow-s3-batch-tagging crt/{awscrt_version}"
@@ -461,23 +540,39 @@ class CrtTransport:
         def on_body(chunk: bytes, **_: Any) -> None:
             chunks.append(bytes(chunk))
 
-        def on_done(
-            error: BaseException | None = None,
-            error_body: bytes | None = None,
-            status_code: int | None = None,
-            **_: Any,
-        ) -> None:
+        def answer(error: Any, status_code: int | None, error_body: bytes | None) -> None:
             put(future, (error, error_body, status_code))
 
-        s3_request = self._client(endpoint.tls).make_request(
-            type=self._default_type,
-            request=request,
-            operation_name=operation,
-            signing_config=endpoint.signing_config,
-            send_filepath=body_file,
-            on_body=on_body if method == "GET" else None,
-            on_done=on_done,
-        )
+        client = self._client(endpoint.tls)
+        s3_request = None
+        if self._lean is not None:
+            try:
+                s3_request = self._lean(
+                    client, request, operation, endpoint.signing_config, body_file,
+                    on_body if method == "GET" else None, answer,
+                )  # fmt: skip
+            except TypeError as err:  # the native call's arguments changed: the public API from now on
+                log.debug("awscrt refused the lean request (%s); using S3Client.make_request.", err)
+                self._lean = None
+        if s3_request is None:
+
+            def on_done(
+                error: BaseException | None = None,
+                error_body: bytes | None = None,
+                status_code: int | None = None,
+                **_: Any,
+            ) -> None:
+                answer(error, status_code, error_body)
+
+            s3_request = client.make_request(
+                type=self._default_type,
+                request=request,
+                operation_name=operation,
+                signing_config=endpoint.signing_config,
+                send_filepath=body_file,
+                on_body=on_body if method == "GET" else None,
+                on_done=on_done,
+            )
         # [deadline, request, timed out]: one sweep a second cancels overdue requests (a timer per
         # request would cost more than the request's own Python work).
         pending = [loop.time() + self._read_timeout, s3_request, False]
@@ -491,8 +586,10 @@ class CrtTransport:
         finally:
             self._pending.discard(id(pending))
         timed_out = pending[2]
-        if error is None:
+        if not error:  # None (public API) or 0 (the lean request's error code)
             return b"".join(chunks)
+        if isinstance(error, int):
+            error = self._error_from_code(error)
         if timed_out:
             raise TransportError(
                 "ReadTimeoutError",

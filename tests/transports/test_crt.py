@@ -23,11 +23,13 @@ from botocore.credentials import Credentials, RefreshableCredentials
 
 from airflow_s3_batch_tagging.objects import ObjectRef
 from airflow_s3_batch_tagging.tags import TagSet
+from airflow_s3_batch_tagging.transports.base import TransportError
 from airflow_s3_batch_tagging.transports.crt import (
     FILE_BODY_AFTER,
     CrtTransport,
     _Answers,
     _credentials_provider,
+    _lean_requests,
     object_path,
     parse_error,
     parse_tagging,
@@ -244,3 +246,24 @@ async def test_a_body_shared_by_many_objects_is_sent_from_a_file(local_aws: Any)
     for key in keys:  # what moto's S3 stored, whichever way the body was sent
         stored = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
         assert {t["Key"]: t["Value"] for t in stored} == TAGS.to_dict()
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean-request", "public-api"])
+async def test_both_request_paths_tag_and_read_errors_alike(local_aws: Any, lean: bool) -> None:
+    """The lean request (checked awscrt releases) and awscrt's public ``make_request`` behave the same."""
+    s3 = local_aws.client("s3")
+    bucket = local_aws.create_bucket()
+    s3.put_object(Bucket=bucket, Key="k 1", Body=b"x", Tagging="old=1")
+    async with CrtTransport(local_aws.client("s3"), max_connections=2) as crt:
+        assert (crt._lean is not None) is (_lean_requests() is not None)
+        if not lean:
+            crt._lean = None
+        ref = ObjectRef(bucket, "k 1")
+        assert await crt.get_tagging(ref, None) == TagSet({"old": "1"})
+        await crt.put_tagging(ref, TAGS, None)
+        assert await crt.get_tagging(ref, None) == TAGS
+        await crt.delete_tagging(ref, None)
+        assert s3.get_object_tagging(Bucket=bucket, Key="k 1")["TagSet"] == []
+        with pytest.raises(TransportError) as missing:
+            await crt.put_tagging(ObjectRef(bucket, "absent"), TAGS, None)
+    assert (missing.value.code, missing.value.status, missing.value.retryable) == ("NoSuchKey", 404, False)
