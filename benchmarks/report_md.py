@@ -313,6 +313,32 @@ def s3_ceiling_verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return verdicts
 
 
+def _machine_share(results: dict[str, Any], figure: Any, ceiling: float) -> str:
+    """What else limited a run below the ceiling on a shared machine: other processes' load just
+    before the runs, and the fake server's own capacity measured in the same run."""
+    notes = []
+    if figure.runs and all("busy_cores_before" in run for run in figure.runs):
+        notes.append(
+            f"other processes kept {figure.median('busy_cores_before'):.2f} cores busy just before these "
+            "runs (median)"
+        )
+    capacity = max(
+        (
+            float(row["requests_per_second"])
+            for row in results.get("server") or []
+            if row.get("latency_ms") == 20 and row.get("requests_per_second")
+        ),
+        default=0.0,
+    )
+    if capacity and capacity < CEILING_SHARE_TARGET * ceiling:
+        notes.append(
+            f"the fake server itself answered at most {_n(capacity)} requests/s at 20 ms to a raw client in "
+            f"this run, below {CEILING_SHARE_TARGET:.0%} of the ceiling, so this machine could not show the "
+            "target"
+        )
+    return "".join(f"; {note}" for note in notes)
+
+
 def _s3_ceiling(results: dict[str, Any]) -> list[str]:
     figures: dict[float, dict[str, Any]] | None = results.get("s3_ceiling")
     if not figures:
@@ -376,7 +402,7 @@ def _s3_ceiling(results: dict[str, Any]) -> list[str]:
                 )
             state += (
                 f" (why: {limit}; the task's process kept {client:.2f} cores busy and the fake server "
-                f"{server:.2f}, of {cores or '?'})"
+                f"{server:.2f}, of {cores or '?'}{_machine_share(results, figure, ceiling)})"
             )
         out.append(f"- {label}: {state}.")
     default = results.get("default_engine")
