@@ -6,24 +6,26 @@ transports is still botocore's here, taken from a botocore S3 client built like 
 
 - the endpoint: botocore's endpoint rules, resolved once per bucket (``endpoint_url``, region,
   path or virtual addressing, FIPS, dual-stack), with the signing region they name;
-- the credentials: the client's own (static keys, session tokens, assume-role), bridged through a
-  delegate provider that asks them on every signing, so refreshable credentials refresh;
+- the credentials: the client's own (static keys, session tokens, assume-role); refreshable ones are
+  bridged through a delegate provider that asks them on every signing, so they refresh;
 - TLS verification (``verify``), the connect and read timeouts.
 
 Keys are percent-encoded as S3 expects in a path (everything but ``A-Z a-z 0-9 - _ . ~ /``). The
 ``Tagging`` XML body, its ``Content-MD5`` and the header lines are computed once per distinct tag set
 and bucket, not per object.
 
+S3's XML errors become the codes botocore gives (``NoSuchKey``, ``SlowDown``, or the HTTP status
+when the answer has no body); CRT itself reads any 503 as ``SlowDown`` and any 500 as
+``InternalError`` (without the body). No answer (reset, timeout) is a retryable error named after
+CRT's (``AWS_IO_SOCKET_CLOSED``, ...).
+
 The Python work per request is what limits one task (CRT signs and sends in its own threads, but
 every request passes through the task's one Python thread and every answer through the GIL), so
 the request path keeps it small: answers reach the event loop in batches (one wake-up for all the
 answers that arrived meanwhile), static credentials are handed to CRT once (refreshable ones through
 a delegate CRT asks when signing), and a body shared by many objects is read by CRT from a file
-rather than through a Python stream.
-S3's XML errors become the codes botocore gives (``NoSuchKey``, ``SlowDown``, or the HTTP status
-when the answer has no body); CRT itself reads any 503 as ``SlowDown`` and any 500 as
-``InternalError`` (without the body). No answer (reset, timeout) is a retryable error named after
-CRT's (``AWS_IO_SOCKET_CLOSED``, ...).
+rather than through a Python stream. On the awscrt releases it was checked against, a request
+is made without the per-request ``Future`` and ``Event`` of awscrt's ``S3Request`` (``_lean_requests``).
 
 Not carried over: botocore ``proxies`` (CRT's S3 client connects directly; a warning says so) and
 S3 Express / SigV4a endpoints (an error says so).
