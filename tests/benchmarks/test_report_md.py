@@ -193,6 +193,7 @@ def test_below_the_ceiling_the_why_names_other_load_and_the_servers_capacity() -
     data["s3_ceiling"] = {0.020: {"crt": crt}}
     text = render(data)
     assert "other processes kept 1.50 cores busy just before these runs (median)" in text
+    assert "(why: the machine was busy: other processes, the task and the fake server" in text
     assert "the fake server itself answered at most 2,500 requests/s at 20 ms" in text
     # A server that can answer more than the target needs is not blamed.
     data["server"][1]["requests_per_second"] = 9000.0
