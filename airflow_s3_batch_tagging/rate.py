@@ -42,6 +42,8 @@ class AdaptivePermits:
         self.adaptive = adaptive
         self.decrease = decrease
         self.window = float(min(limit, INITIAL_WINDOW) if adaptive else limit)
+        self.allowed = max(1, int(self.window))
+        """Requests allowed in flight now (the window's whole part, kept with it)."""
         self.in_flight = 0
         self.slow_start = adaptive
         self.cuts = 0
@@ -50,11 +52,6 @@ class AdaptivePermits:
         self._epoch = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._first_waiters: deque[asyncio.Future[None]] = deque()
-
-    @property
-    def allowed(self) -> int:
-        """Requests allowed in flight now."""
-        return max(1, int(self.window))
 
     async def acquire(self, *, first: bool = False) -> int:
         """Wait for a permit; return the token to release it with. ``first``: served before the
@@ -88,6 +85,7 @@ class AdaptivePermits:
             if throttled:
                 if token == self._epoch:
                     self.window = max(1.0, self.window * self.decrease)
+                    self.allowed = max(1, int(self.window))
                     self.slow_start = False
                     self._epoch += 1
                     self.cuts += 1
@@ -95,7 +93,9 @@ class AdaptivePermits:
                 self.window = min(
                     float(self.limit), self.window + (1.0 if self.slow_start else 1.0 / self.window)
                 )
-        self._wake()
+                self.allowed = int(self.window)
+        if self._waiters or self._first_waiters:
+            self._wake()
 
     def _wake(self) -> None:
         while (self._first_waiters or self._waiters) and self.in_flight < self.allowed:

@@ -313,6 +313,39 @@ def s3_ceiling_verdicts(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return verdicts
 
 
+def _other_load(figure: Any) -> float:
+    """Cores other processes kept busy just before the runs (median; 0 when not recorded)."""
+    if figure.runs and all("busy_cores_before" in run for run in figure.runs):
+        return float(figure.median("busy_cores_before"))
+    return 0.0
+
+
+def _machine_share(results: dict[str, Any], figure: Any, ceiling: float) -> str:
+    """What else limited a run below the ceiling on a shared machine: other processes' load just
+    before the runs, and the fake server's own capacity measured in the same run."""
+    notes = []
+    if figure.runs and all("busy_cores_before" in run for run in figure.runs):
+        notes.append(
+            f"other processes kept {figure.median('busy_cores_before'):.2f} cores busy just before these "
+            "runs (median)"
+        )
+    capacity = max(
+        (
+            float(row["requests_per_second"])
+            for row in results.get("server") or []
+            if row.get("latency_ms") == 20 and row.get("requests_per_second")
+        ),
+        default=0.0,
+    )
+    if capacity and capacity < CEILING_SHARE_TARGET * ceiling:
+        notes.append(
+            f"the fake server itself answered at most {_n(capacity)} requests/s at 20 ms to a raw client in "
+            f"this run, below {CEILING_SHARE_TARGET:.0%} of the ceiling, so this machine could not show the "
+            "target"
+        )
+    return "".join(f"; {note}" for note in notes)
+
+
 def _s3_ceiling(results: dict[str, Any]) -> list[str]:
     figures: dict[float, dict[str, Any]] | None = results.get("s3_ceiling")
     if not figures:
@@ -366,17 +399,26 @@ def _s3_ceiling(results: dict[str, Any]) -> list[str]:
                 limit = "CPU-bound: the task's one Python thread kept about a core busy"
             elif cores and client + server >= 0.8 * cores:
                 limit = "CPU-bound: the task and the fake server together kept the machine's cores busy"
+            elif cores and _other_load(figure) + client + server >= 0.8 * cores:
+                limit = (
+                    "the machine was busy: other processes, the task and the fake server together kept its "
+                    "cores busy, so the task got less than a core"
+                )
             else:
                 in_flight_bound = int(results.get("engine_defaults", {}).get("concurrency") or 0) / base
+                native = (
+                    " and awscrt's Python objects, under the GIL, while CRT's own threads sign and send"
+                    if label.startswith("crt")
+                    else ""
+                )
                 limit = (
                     "not throttled, far below the in-flight bound (concurrency / latency = "
                     f"{_n(in_flight_bound)}/s) and below a full core: every request passes through the "
-                    "task's one Python thread (engine, transport and awscrt's Python objects, under the GIL, "
-                    "while CRT's own threads sign and send), which sets the plateau"
+                    f"task's one Python thread (the engine and the transport{native}), which sets the plateau"
                 )
             state += (
                 f" (why: {limit}; the task's process kept {client:.2f} cores busy and the fake server "
-                f"{server:.2f}, of {cores or '?'})"
+                f"{server:.2f}, of {cores or '?'}{_machine_share(results, figure, ceiling)})"
             )
         out.append(f"- {label}: {state}.")
     default = results.get("default_engine")

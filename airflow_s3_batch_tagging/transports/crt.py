@@ -6,16 +6,26 @@ transports is still botocore's here, taken from a botocore S3 client built like 
 
 - the endpoint: botocore's endpoint rules, resolved once per bucket (``endpoint_url``, region,
   path or virtual addressing, FIPS, dual-stack), with the signing region they name;
-- the credentials: the client's own (static keys, session tokens, assume-role), bridged through a
-  delegate provider that asks them on every signing, so refreshable credentials refresh;
+- the credentials: the client's own (static keys, session tokens, assume-role); refreshable ones are
+  bridged through a delegate provider that asks them on every signing, so they refresh;
 - TLS verification (``verify``), the connect and read timeouts.
 
 Keys are percent-encoded as S3 expects in a path (everything but ``A-Z a-z 0-9 - _ . ~ /``). The
-``Tagging`` XML body and its ``Content-MD5`` are computed once per distinct tag set, not per object.
+``Tagging`` XML body, its ``Content-MD5`` and the header lines are computed once per distinct tag set
+and bucket, not per object.
+
 S3's XML errors become the codes botocore gives (``NoSuchKey``, ``SlowDown``, or the HTTP status
 when the answer has no body); CRT itself reads any 503 as ``SlowDown`` and any 500 as
 ``InternalError`` (without the body). No answer (reset, timeout) is a retryable error named after
 CRT's (``AWS_IO_SOCKET_CLOSED``, ...).
+
+The Python work per request is what limits one task (CRT signs and sends in its own threads, but
+every request passes through the task's one Python thread and every answer through the GIL), so
+the request path keeps it small: answers reach the event loop in batches (one wake-up for all the
+answers that arrived meanwhile), static credentials are handed to CRT once (refreshable ones through
+a delegate CRT asks when signing), and a body shared by many objects is read by CRT from a file
+rather than through a Python stream. On the awscrt releases it was checked against, a request
+is made without the per-request ``Future`` and ``Event`` of awscrt's ``S3Request`` (``_lean_requests``).
 
 Not carried over: botocore ``proxies`` (CRT's S3 client connects directly; a warning says so) and
 S3 Express / SigV4a endpoints (an error says so).
@@ -25,12 +35,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import io
 import logging
+import os
 import re
+import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 from xml.sax.saxutils import escape
@@ -39,6 +53,8 @@ from airflow_s3_batch_tagging.tags import TagSet
 from airflow_s3_batch_tagging.transports.base import TransportError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airflow_s3_batch_tagging.objects import ObjectRef
 
 log = logging.getLogger(__name__)
@@ -46,6 +62,9 @@ log = logging.getLogger(__name__)
 DEFAULT_THROUGHPUT_TARGET_GBPS = 100.0
 """CRT sizes its connection pool from a throughput target; tagging requests are tiny, so the target
 is set high and ``max_active_connections_override`` caps the pool at the engine's concurrency."""
+
+FILE_BODY_AFTER = 16
+"""Requests with the same body after which CRT reads it from a file instead of a Python stream."""
 
 _S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 _UNRESERVED_IN_PATH = "/~"  # with quote's own letters, digits and "-_.": S3's path encoding
@@ -109,15 +128,58 @@ class _Endpoint:
     host: str
     path: str
     signing_config: Any
+    headers: dict[tuple[str, str | None], list[tuple[str, str]]] = field(default_factory=dict)
+    """The header lines of a bodiless request to this endpoint by (method, expected owner), built once."""
 
 
 class _Body:
-    __slots__ = ("content", "md5", "tags")
+    __slots__ = ("content", "file", "headers", "md5", "sent_to", "tags", "uses")
 
     def __init__(self, tags: TagSet) -> None:
         self.tags = tags
         self.content = tagging_xml(tags)
         self.md5 = base64.b64encode(hashlib.md5(self.content).digest()).decode()
+        self.headers = [("Content-Length", str(len(self.content))), ("Content-MD5", self.md5)]
+        self.sent_to: dict[tuple[str, str | None], list[tuple[str, str]]] = {}
+        """The header lines of a request with this body by (host, expected owner), built once."""
+        self.uses = 0
+        self.file: str | None = None
+        """A file holding ``content`` once the body is shared by many objects: CRT reads it natively."""
+
+
+class _Answers:
+    """Answers from CRT's threads handed to the event loop in batches: one loop wake-up per batch.
+
+    ``put`` runs on CRT's threads; the loop settles every answer queued so far in one callback, so
+    at thousands of answers per second most of them need no wake-up of their own (each one costs a
+    write to the loop's self-pipe, a read, and a loop iteration).
+    """
+
+    __slots__ = ("_loop", "_queued", "_scheduled")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queued: deque[tuple[asyncio.Future[Any], Any]] = deque()
+        self._scheduled = False
+
+    def put(self, future: asyncio.Future[Any], outcome: Any) -> None:
+        """Queue ``outcome`` for ``future`` (any thread); wake the loop unless a wake-up is pending."""
+        self._queued.append((future, outcome))
+        if not self._scheduled:
+            self._scheduled = True
+            # A closed loop (RuntimeError) has nobody awaiting the answer any more.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._settle)
+
+    def _settle(self) -> None:
+        # Cleared before draining: an answer queued after this line schedules the next wake-up, and
+        # one queued before it is drained below (deque appends and pops are atomic).
+        self._scheduled = False
+        queued = self._queued
+        while queued:
+            future, outcome = queued.popleft()
+            if not future.done():
+                future.set_result(outcome)
 
 
 class _Pending(dict[int, list[Any]]):
@@ -131,6 +193,106 @@ class _Pending(dict[int, list[Any]]):
 
     def overdue(self, now: float) -> list[list[Any]]:
         return [entry for entry in self.values() if entry[0] <= now and not entry[2]]
+
+
+LEAN_REQUESTS_AWSCRT = ((0, 38),)
+"""awscrt releases (major, minor) whose private request binding ``_lean_requests`` was checked against."""
+
+
+def _lean_requests() -> Callable[..., Any] | None:
+    """A cheaper ``S3Client.make_request`` for awscrt releases in ``LEAN_REQUESTS_AWSCRT``, else None.
+
+    awscrt's ``S3Request`` makes a ``concurrent.futures.Future`` and a ``threading.Event`` per request
+    (two locks and three conditions) and sets both from CRT's threads when it ends; with the answer's
+    keyword-argument callback on top, that was about a fifth of the task's Python time per request
+    (py-spy, BENCHMARKS.md's setting). This makes the same native call with none of them: the answer
+    goes straight from CRT's thread to ``answer(error_code, status, error_body)``. It binds to awscrt
+    internals (the native call's arguments, ``_S3RequestCore``), so it is used only on the releases it
+    was checked against; on any other, or if the native call refuses the arguments, the public API is.
+    """
+    import _awscrt
+    import awscrt
+    from awscrt import NativeResource
+    from awscrt.s3 import S3Request, S3RequestType, _S3RequestCore
+
+    try:
+        release = tuple(int(part) for part in awscrt.__version__.split(".")[:2])
+    except ValueError:
+        return None
+    if release not in LEAN_REQUESTS_AWSCRT:
+        return None
+
+    class _Core(_S3RequestCore):
+        """What CRT's native request calls back; keeps the request's Python objects alive meanwhile."""
+
+        def __init__(self, request: Any, signing_config: Any, on_body: Any, answer: Any) -> None:
+            self._python_callback_exception = None
+            self._request = request
+            self._signing_config = signing_config
+            self._credential_provider = None
+            self._on_headers_cb = None
+            self._on_body_cb = on_body
+            self._on_done_cb = None
+            self._on_progress_cb = None
+            self._answer = answer
+
+        def _on_shutdown(self) -> None:
+            pass
+
+        def _on_finish(
+            self, error_code: int, status_code: int, error_headers: Any, error_body: Any, *_: Any
+        ) -> None:
+            if error_code and self._python_callback_exception is not None:
+                self._answer(self._python_callback_exception, status_code, error_body)
+            else:
+                self._answer(error_code, status_code, error_body)
+
+    def make_request(
+        client: Any,
+        request: Any,
+        operation: str,
+        signing_config: Any,
+        send_filepath: str | None,
+        on_body: Any,
+        answer: Callable[[Any, int, bytes | None], None],
+    ) -> Any:
+        s3_request = S3Request.__new__(S3Request)
+        NativeResource.__init__(s3_request)
+        s3_request._binding = _awscrt.s3_client_make_meta_request(
+            s3_request, client, request, S3RequestType.DEFAULT, operation, signing_config,
+            None, None, send_filepath, client._region,
+            0, 0, False, None, 0, 0, 0, 0, False, False, 0.0, False, 0,
+            _Core(request, signing_config, on_body, answer),
+        )  # fmt: skip
+        return s3_request
+
+    return make_request
+
+
+def _credentials_provider(credentials: Any) -> Any:
+    """A CRT credentials provider giving botocore's ``credentials``.
+
+    Static keys become a static provider (CRT signs without calling back into Python). Refreshable
+    ones (assume-role, SSO, instance metadata, ...) go through a delegate CRT asks on every signing,
+    so botocore refreshes them when due; the CRT credentials object is rebuilt only when they change.
+    """
+    from awscrt.auth import AwsCredentials, AwsCredentialsProvider
+    from botocore.credentials import RefreshableCredentials
+
+    if not isinstance(credentials, RefreshableCredentials):
+        now = credentials.get_frozen_credentials()
+        return AwsCredentialsProvider.new_static(now.access_key, now.secret_key, now.token)
+
+    last: list[Any] = [None, None]  # [botocore's frozen credentials, the CRT credentials made of them]
+
+    def frozen() -> AwsCredentials:
+        now = credentials.get_frozen_credentials()
+        if now != last[0]:
+            last[1] = AwsCredentials(now.access_key, now.secret_key, now.token)
+            last[0] = now
+        return last[1]
+
+    return AwsCredentialsProvider.new_delegate(frozen)
 
 
 class CrtTransport:
@@ -156,7 +318,9 @@ class CrtTransport:
         throughput_target_gbps: float = DEFAULT_THROUGHPUT_TARGET_GBPS,
     ) -> None:
         from awscrt import __version__ as awscrt_version
-        from awscrt.auth import AwsCredentials, AwsCredentialsProvider
+        from awscrt.exceptions import from_code
+        from awscrt.http import HttpHeaders, HttpRequest
+        from awscrt.s3 import S3RequestType
 
         credentials = botocore_client._get_credentials()
         if credentials is None:
@@ -165,13 +329,14 @@ class CrtTransport:
                 "(anonymous access): use engine='aiobotocore'."
             )
 
-        def frozen() -> AwsCredentials:
-            # CRT asks on every signing; botocore's refreshable credentials refresh here when due.
-            now = credentials.get_frozen_credentials()
-            return AwsCredentials(now.access_key, now.secret_key, now.token)
-
         self._botocore = botocore_client
-        self._provider = AwsCredentialsProvider.new_delegate(frozen)
+        self._provider = _credentials_provider(credentials)
+        # Looked up once: the request path runs thousands of times a second.
+        self._headers_type = HttpHeaders
+        self._request_type = HttpRequest
+        self._default_type = S3RequestType.DEFAULT
+        self._error_from_code = from_code
+        self._lean = _lean_requests()
         self._max_connections = max_connections
         self._throughput = throughput_target_gbps
         self._user_agent = user_agent or f"airflow-s3-batch-tagging crt/{awscrt_version}"
@@ -188,7 +353,9 @@ class CrtTransport:
         self._signing_configs: dict[str, Any] = {}
         self._clients: dict[bool, Any] = {}
         self._body: _Body | None = None
+        self._files: tempfile.TemporaryDirectory[str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._answers: _Answers | None = None
         self._pending = _Pending()
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -278,7 +445,30 @@ class CrtTransport:
         body = self._body
         if body is None or body.tags is not tags:
             body = self._body = _Body(tags)
+        body.uses += 1
+        if body.uses == FILE_BODY_AFTER:
+            # From here on CRT reads the body from a file in native code, where a Python stream
+            # would cost calls into Python (under the GIL) from CRT's threads for every request.
+            if self._files is None:
+                self._files = tempfile.TemporaryDirectory(prefix="s3-tagging-crt-")
+            fd, path = tempfile.mkstemp(dir=self._files.name, suffix=".xml")
+            with os.fdopen(fd, "wb") as file:
+                file.write(body.content)
+            body.file = path
         return body
+
+    def _header_lines(
+        self, endpoint: _Endpoint, method: str, body: _Body | None, expected_bucket_owner: str | None
+    ) -> list[tuple[str, str]]:
+        """The headers of a request before signing (the same for every object of a bucket and body)."""
+        lines = [("Host", endpoint.host), ("User-Agent", self._user_agent)]
+        if body is not None:
+            lines += body.headers
+        elif method != "GET":
+            lines.append(("Content-Length", "0"))
+        if expected_bucket_owner:
+            lines.append(("x-amz-expected-bucket-owner", expected_bucket_owner))
+        return lines
 
     def _sweep_soon(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._sweeper is None:
@@ -303,6 +493,10 @@ class CrtTransport:
         self._clients.clear()
         for event in events:
             await asyncio.to_thread(event.wait, 5)
+        if self._files is not None:
+            self._files.cleanup()
+            self._files = None
+            self._body = None
 
     async def __aenter__(self) -> CrtTransport:
         return self
@@ -320,51 +514,67 @@ class CrtTransport:
         expected_bucket_owner: str | None,
         body: _Body | None = None,
     ) -> bytes:
-        from awscrt.http import HttpHeaders, HttpRequest
-        from awscrt.s3 import S3RequestType
-
-        endpoint = self._endpoint(ref.bucket)
-        headers = HttpHeaders([("Host", endpoint.host), ("User-Agent", self._user_agent)])
+        endpoint = self._endpoints.get(ref.bucket) or self._endpoint(ref.bucket)
+        built = endpoint.headers if body is None else body.sent_to
+        key = (method if body is None else endpoint.host, expected_bucket_owner)
+        header_lines = built.get(key)
+        if header_lines is None:
+            header_lines = built[key] = self._header_lines(endpoint, method, body, expected_bucket_owner)
+        body_file = None
         stream = None
         if body is not None:
-            headers.add("Content-Length", str(len(body.content)))
-            headers.add("Content-MD5", body.md5)
-            stream = io.BytesIO(body.content)
-        elif method != "GET":
-            headers.add("Content-Length", "0")
-        if expected_bucket_owner:
-            headers.add("x-amz-expected-bucket-owner", expected_bucket_owner)
-        request = HttpRequest(method, object_path(endpoint.path, ref), headers, stream)
+            body_file = body.file
+            if body_file is None:
+                stream = io.BytesIO(body.content)
+        request = self._request_type(
+            method, object_path(endpoint.path, ref), self._headers_type(header_lines), stream
+        )
 
         loop = self._loop
-        if loop is None:
+        answers = self._answers
+        if loop is None or answers is None:
             loop = self._loop = asyncio.get_running_loop()
+            answers = self._answers = _Answers(loop)
         future: asyncio.Future[Any] = loop.create_future()
         chunks: list[bytes] = []
-
-        def settle(outcome: Any) -> None:
-            if not future.done():
-                future.set_result(outcome)
+        put = answers.put
 
         def on_body(chunk: bytes, **_: Any) -> None:
             chunks.append(bytes(chunk))
 
-        def on_done(
-            error: BaseException | None = None,
-            error_body: bytes | None = None,
-            status_code: int | None = None,
-            **_: Any,
-        ) -> None:
-            loop.call_soon_threadsafe(settle, (error, error_body, status_code))
+        def answer(error: Any, status_code: int | None, error_body: bytes | None) -> None:
+            put(future, (error, error_body, status_code))
 
-        s3_request = self._client(endpoint.tls).make_request(
-            type=S3RequestType.DEFAULT,
-            request=request,
-            operation_name=operation,
-            signing_config=endpoint.signing_config,
-            on_body=on_body if method == "GET" else None,
-            on_done=on_done,
-        )
+        client = self._client(endpoint.tls)
+        s3_request = None
+        if self._lean is not None:
+            try:
+                s3_request = self._lean(
+                    client, request, operation, endpoint.signing_config, body_file,
+                    on_body if method == "GET" else None, answer,
+                )  # fmt: skip
+            except TypeError as err:  # the native call's arguments changed: the public API from now on
+                log.debug("awscrt refused the lean request (%s); using S3Client.make_request.", err)
+                self._lean = None
+        if s3_request is None:
+
+            def on_done(
+                error: BaseException | None = None,
+                error_body: bytes | None = None,
+                status_code: int | None = None,
+                **_: Any,
+            ) -> None:
+                answer(error, status_code, error_body)
+
+            s3_request = client.make_request(
+                type=self._default_type,
+                request=request,
+                operation_name=operation,
+                signing_config=endpoint.signing_config,
+                send_filepath=body_file,
+                on_body=on_body if method == "GET" else None,
+                on_done=on_done,
+            )
         # [deadline, request, timed out]: one sweep a second cancels overdue requests (a timer per
         # request would cost more than the request's own Python work).
         pending = [loop.time() + self._read_timeout, s3_request, False]
@@ -378,8 +588,10 @@ class CrtTransport:
         finally:
             self._pending.discard(id(pending))
         timed_out = pending[2]
-        if error is None:
+        if not error:  # None (public API) or 0 (the lean request's error code)
             return b"".join(chunks)
+        if isinstance(error, int):
+            error = self._error_from_code(error)
         if timed_out:
             raise TransportError(
                 "ReadTimeoutError",

@@ -176,3 +176,25 @@ def test_s3_ceiling_section_judges_each_transport() -> None:
     assert "no rate control:" not in text  # not a default-settings row: not judged
     assert "| 20 ms | crt, no rate control |" in text
     assert "| 50 ms | crt | 2,500" in text
+
+
+def test_below_the_ceiling_the_why_names_other_load_and_the_servers_capacity() -> None:
+    data = results(128, sweep(SWEEP_20MS, SWEEP_50MS))
+    data["write_ceiling"] = 3500.0
+    data["machine"] = {"cpus": "2 (test)"}
+    data["server"] = [
+        {"latency_ms": latency, "connections": connections, "requests_per_second": rate,
+         "server_cpu_us_per_request": 100}
+        for latency, connections, rate in ((0, 64, 1900.0), (20, 256, 2500.0))
+    ]  # fmt: skip
+    crt = engine(1500.0, 0.25, throttled_share=0.0, lost=0.0, client_cores=0.6, server_cores=0.2)
+    for run, busy in zip(crt.runs, (1.5, 1.0, 2.0), strict=True):
+        run["busy_cores_before"] = busy
+    data["s3_ceiling"] = {0.020: {"crt": crt}}
+    text = render(data)
+    assert "other processes kept 1.50 cores busy just before these runs (median)" in text
+    assert "(why: the machine was busy: other processes, the task and the fake server" in text
+    assert "the fake server itself answered at most 2,500 requests/s at 20 ms" in text
+    # A server that can answer more than the target needs is not blamed.
+    data["server"][1]["requests_per_second"] = 9000.0
+    assert "the fake server itself answered" not in render(data)

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import _awscrt
 import aiobotocore.endpoint
-import awscrt.s3
 import botocore.endpoint
 import pytest
 from airflow.providers.common.compat.sdk import DAG, task
@@ -193,18 +193,19 @@ def request_log(monkeypatch: pytest.MonkeyPatch) -> _RequestLog:
     monkeypatch.setattr(botocore.endpoint.Endpoint, "_send", recording_send)
     monkeypatch.setattr(aiobotocore.endpoint.AioEndpoint, "_send", recording_async_send)
 
-    # The crt engine's requests, as handed to CRT (it adds only the signature headers).
-    make_request = awscrt.s3.S3Client.make_request
+    # The crt engine's requests, as handed to CRT's native code (it adds only the signature headers):
+    # awscrt's S3Client.make_request and the transport's lean requests both end in this call.
+    make_meta_request = _awscrt.s3_client_make_meta_request
 
-    def recording_make_request(self: Any, **kwargs: Any) -> Any:
-        request = kwargs["request"]
+    def recording_make_meta_request(*args: Any) -> Any:
+        request = args[2]
         headers = {name.lower(): value for name, value in request.headers}
         url = f"http://{headers.get('host', '')}{request.path}"
         with log.lock:
             log.requests.append((request.method, url, headers, threading.current_thread().name))
-        return make_request(self, **kwargs)
+        return make_meta_request(*args)
 
-    monkeypatch.setattr(awscrt.s3.S3Client, "make_request", recording_make_request)
+    monkeypatch.setattr(_awscrt, "s3_client_make_meta_request", recording_make_meta_request)
     return log
 
 

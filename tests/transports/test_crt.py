@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
+import threading
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,12 +19,17 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.credentials import RefreshableCredentials
+from botocore.credentials import Credentials, RefreshableCredentials
 
 from airflow_s3_batch_tagging.objects import ObjectRef
 from airflow_s3_batch_tagging.tags import TagSet
+from airflow_s3_batch_tagging.transports.base import TransportError
 from airflow_s3_batch_tagging.transports.crt import (
+    FILE_BODY_AFTER,
     CrtTransport,
+    _Answers,
+    _credentials_provider,
+    _lean_requests,
     object_path,
     parse_error,
     parse_tagging,
@@ -171,3 +178,92 @@ def test_no_credentials_is_a_clear_error() -> None:
     )
     with pytest.raises(ValueError, match="needs AWS credentials"):
         CrtTransport(s3, max_connections=1)
+
+
+async def test_answers_from_crt_threads_reach_the_loop_in_one_wake_up_per_batch() -> None:
+    loop = asyncio.get_running_loop()
+    answers = _Answers(loop)
+    wake_ups: list[Any] = []
+    real_call_soon_threadsafe = loop.call_soon_threadsafe
+
+    def counting(callback: Any, *args: Any) -> Any:
+        if callback == answers._settle:
+            wake_ups.append(callback)
+        return real_call_soon_threadsafe(callback, *args)
+
+    def from_another_thread(*puts: tuple[asyncio.Future[Any], Any]) -> None:
+        # The loop is blocked meanwhile (joined here), as when it is busy with other work.
+        thread = threading.Thread(target=lambda: [answers.put(future, value) for future, value in puts])
+        thread.start()
+        thread.join()
+
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    try:
+        futures = [loop.create_future() for _ in range(200)]
+        from_another_thread(*((future, n) for n, future in enumerate(futures)))
+        assert await asyncio.gather(*futures) == list(range(200))
+        assert len(wake_ups) == 1
+        # Once a batch is settled, the next answer wakes the loop again.
+        late = loop.create_future()
+        from_another_thread((late, "late"))
+        assert await late == "late"
+        assert len(wake_ups) == 2
+    finally:
+        del loop.call_soon_threadsafe
+
+
+def test_static_keys_give_crt_a_static_provider() -> None:
+    asks: list[int] = []
+
+    class Counted(Credentials):
+        def get_frozen_credentials(self) -> Any:
+            asks.append(1)
+            return super().get_frozen_credentials()
+
+    provider = _credentials_provider(Counted("AKIDSTATIC", "secret", "token"))
+    for _ in range(3):
+        got = provider.get_credentials().result(5)
+    assert (got.access_key_id, got.secret_access_key, got.session_token) == ("AKIDSTATIC", "secret", "token")
+    assert len(asks) == 1  # read once; CRT signs without calling back into Python
+
+
+async def test_a_body_shared_by_many_objects_is_sent_from_a_file(local_aws: Any) -> None:
+    s3 = local_aws.client("s3")
+    bucket = local_aws.create_bucket()
+    keys = [f"shared/{i}" for i in range(FILE_BODY_AFTER + 10)]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x", Tagging="old=1")
+    crt = CrtTransport(local_aws.client("s3"), max_connections=8)
+    async with crt:
+        for key in keys:
+            await crt.put_tagging(ObjectRef(bucket, key), TAGS, None)
+        body = crt._body
+        assert body is not None
+        assert body.file is not None
+        with open(body.file, "rb") as file:
+            assert file.read() == tagging_xml(TAGS)
+    assert not os.path.exists(body.file)  # removed when the transport closes
+    for key in keys:  # what moto's S3 stored, whichever way the body was sent
+        stored = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+        assert {t["Key"]: t["Value"] for t in stored} == TAGS.to_dict()
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean-request", "public-api"])
+async def test_both_request_paths_tag_and_read_errors_alike(local_aws: Any, lean: bool) -> None:
+    """The lean request (checked awscrt releases) and awscrt's public ``make_request`` behave the same."""
+    s3 = local_aws.client("s3")
+    bucket = local_aws.create_bucket()
+    s3.put_object(Bucket=bucket, Key="k 1", Body=b"x", Tagging="old=1")
+    async with CrtTransport(local_aws.client("s3"), max_connections=2) as crt:
+        assert (crt._lean is not None) is (_lean_requests() is not None)
+        if not lean:
+            crt._lean = None
+        ref = ObjectRef(bucket, "k 1")
+        assert await crt.get_tagging(ref, None) == TagSet({"old": "1"})
+        await crt.put_tagging(ref, TAGS, None)
+        assert await crt.get_tagging(ref, None) == TAGS
+        await crt.delete_tagging(ref, None)
+        assert s3.get_object_tagging(Bucket=bucket, Key="k 1")["TagSet"] == []
+        with pytest.raises(TransportError) as missing:
+            await crt.put_tagging(ObjectRef(bucket, "absent"), TAGS, None)
+    assert (missing.value.code, missing.value.status, missing.value.retryable) == ("NoSuchKey", 404, False)
