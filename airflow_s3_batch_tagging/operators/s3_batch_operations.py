@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from datetime import datetime
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 __all__ = [
@@ -395,6 +396,22 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
             self.log.exception("Could not cancel S3 Batch Operations job %s; it may still run.", self._job_id)
         else:
             self.log.info("S3 Batch Operations job %s is %s", self._job_id, status)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Implement _on_complete: the manifest and the job are known only once ``execute`` ran.
+
+        Inputs, outputs and counts come from the job as S3 Batch Operations describes it.
+        """
+        from airflow_s3_batch_tagging.lineage import batch_job_lineage
+
+        spec = self._spec()
+        job = self.hook.describe_job(self._job_id) if self._job_id else None
+        return batch_job_lineage(
+            job,
+            mode=self.mode.value,
+            tags=spec.tags,
+            tagged=spec.refs if spec.source == "objects" else (),
+        )
 
 
 class S3BatchPutObjectTaggingOperator(_S3BatchTaggingOperator):
