@@ -23,7 +23,8 @@ def hook_lineage_collector() -> Iterator[Any]:
     if AIRFLOW_V_3_0_PLUS:
         from airflow.sdk.lineage import HookLineageCollector
 
-        with mock.patch("airflow.sdk.lineage.get_hook_lineage_collector", return_value=HookLineageCollector()):
+        collector = HookLineageCollector()
+        with mock.patch("airflow.sdk.lineage.get_hook_lineage_collector", return_value=collector):
             yield get_hook_lineage_collector()
         return
     from airflow.lineage import hook

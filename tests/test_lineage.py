@@ -45,7 +45,10 @@ def refs(*uris: str) -> list[ObjectRef]:
         # A common run of characters that is not a whole folder is not a prefix anyone named.
         (["s3://bkt/data/abc1", "s3://bkt/data/abc2"], [S3Location("bkt", "data/")]),
         (["s3://bkt/x/a", "s3://bkt/y/a"], [S3Location("bkt", "")]),
-        (["s3://bkt/x/a", "s3://cat/y/a", "s3://bkt/x/b"], [S3Location("bkt", "x/"), S3Location("cat", "y/a")]),
+        (
+            ["s3://bkt/x/a", "s3://cat/y/a", "s3://bkt/x/b"],
+            [S3Location("bkt", "x/"), S3Location("cat", "y/a")],
+        ),
         ([], []),
     ],
 )
@@ -68,7 +71,7 @@ def test_tracker_passes_items_through_unchanged_while_tracking() -> None:
         (S3Location("bucket", ""), "s3://bucket/"),
     ],
 )
-def test_datasets_are_named_as_the_amazon_provider_names_its_s3_assets(location: S3Location, uri: str) -> None:
+def test_datasets_are_named_as_the_amazon_provider_names_s3(location: S3Location, uri: str) -> None:
     # The oracle: the Amazon provider's own asset factory and its OpenLineage conversion.
     amazon = convert_asset_to_openlineage(create_asset(bucket=location.bucket, key=location.prefix), None)
     assert create_asset(bucket=location.bucket, key=location.prefix).uri == uri
