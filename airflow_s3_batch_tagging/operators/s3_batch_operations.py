@@ -30,6 +30,7 @@ from airflow_s3_batch_tagging.batch_jobs import (
     successor_request_token,
 )
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
+from airflow_s3_batch_tagging.lineage import object_locations
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES
 from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
@@ -210,6 +211,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
             manifest=manifest,
             manifest_generator=spec.manifest_generator_request(partition),
             priority=spec.priority,
+            tagged_locations=object_locations(spec.refs) if spec.source == "objects" else (),
         )
         self._job_id = job_id
         url = S3BatchJobLink.persist_job(
