@@ -22,6 +22,8 @@ DAG_IDS = {
     "example_s3_backfill_retagging",
     "example_s3_backfill_restore",
     "example_s3_batch_job_sensor",
+    "example_s3_asset_retagging",
+    "example_s3_asset_consumer",
 }
 
 
