@@ -406,10 +406,11 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         """
         from airflow_s3_batch_tagging.lineage import batch_job_lineage
 
+        if not self._job_id:  # bad input (or no request made): nothing was read or tagged
+            return batch_job_lineage(None, mode=self.mode.value)
         spec = self._spec()
-        job = self.hook.describe_job(self._job_id) if self._job_id else None
         return batch_job_lineage(
-            job,
+            self.hook.describe_job(self._job_id),
             mode=self.mode.value,
             tags=spec.tags,
             tagged=spec.refs if spec.source == "objects" else (),

@@ -362,13 +362,17 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
         """Implement _on_complete: a batch reference resolves to objects only in ``execute``."""
         from airflow_s3_batch_tagging.lineage import direct_run_lineage
 
-        mode = TaggingMode.parse(self.mode)
+        try:
+            mode = TaggingMode.parse(self.mode)
+            mode_name, tags = mode.value, self._parse_tags(mode)
+        except S3TaggingInputError:  # the task failed on it before any request: no keys to report
+            mode_name, tags = str(self.mode), None
         inputs = []
         if ManifestRange.is_range(self.objects):
             inputs.append(S3Location.from_uri(self.objects["manifest"], what="manifest URI"))
         return direct_run_lineage(
-            mode=mode.value,
-            tags=self._parse_tags(mode),
+            mode=mode_name,
+            tags=tags,
             items=getattr(self, "_lineage_items", []),
             result=getattr(self, "_lineage_result", None),
             inputs=inputs,

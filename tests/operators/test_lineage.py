@@ -230,3 +230,21 @@ def test_batch_delete_with_a_generator_reports_the_listed_prefix(
     assert (facet["mode"], facet["tagKeys"], facet["objectsTotal"]) == ("delete", [], 3)
     assert inputs == {f"s3://{s3_bucket}/curated"}
     assert outputs == {f"s3://{s3_bucket}/curated", f"s3://{s3_bucket}/reports/job-{result['job_id']}"}
+
+
+def test_tasks_that_failed_on_bad_input_report_no_locations(local_aws: Any, s3_bucket: str) -> None:
+    direct = S3PutObjectTaggingOperator(task_id="tag", objects=[f"s3://{s3_bucket}/a"], tags={"aws:x": "1"})
+    batch = S3BatchPutObjectTaggingOperator(
+        task_id="retag",
+        objects=[f"s3://{s3_bucket}/a"],
+        tags={"aws:x": "1"},
+        role_arn=local_aws.role_arn,
+        manifest_location=f"s3://{s3_bucket}/batch/",
+    )
+    for op in (direct, batch):
+        with pytest.raises(Exception, match="aws:"):
+            op.execute(context())
+        lineage = op.get_openlineage_facets_on_complete(None)
+        assert (lineage.inputs, lineage.outputs) == ([], [])
+        facet = facet_of(lineage)
+        assert (facet["mode"], facet["tagKeys"], facet.get("objectsTotal")) == ("replace", [], None)
