@@ -248,3 +248,31 @@ def test_tasks_that_failed_on_bad_input_report_no_locations(local_aws: Any, s3_b
         assert (lineage.inputs, lineage.outputs) == ([], [])
         facet = facet_of(lineage)
         assert (facet["mode"], facet["tagKeys"], facet.get("objectsTotal")) == ("replace", [], None)
+
+
+def test_a_deferred_batch_task_reports_from_the_instance_that_resumed(
+    local_aws: Any, s3_bucket: str, objects: list[str]
+) -> None:
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    arguments = {
+        "task_id": "retag",
+        "objects": objects,
+        "tags": {"tier": "cold"},
+        "role_arn": local_aws.role_arn,
+        "manifest_location": f"s3://{s3_bucket}/batch/",
+        "deferrable": True,
+        "waiter_delay": 0,
+    }
+    with pytest.raises(TaskDeferred) as deferred:
+        S3BatchPutObjectTaggingOperator(**arguments).execute(context("retag"))
+    job_id = deferred.value.trigger.job_id
+    # The triggerer's part, then a new operator instance resumes (as on a worker after deferral).
+    resumed = S3BatchPutObjectTaggingOperator(**arguments)
+    resumed.hook.wait_for_job(job_id, waiter_delay=0)
+    resumed.execute_complete(context("retag"), {"status": "success", "job_id": job_id})
+    lineage = resumed.get_openlineage_facets_on_complete(None)
+    manifest = local_aws.jobs.get(job_id).request["Manifest"]["Location"]["ObjectArn"].split("/", 1)[1]
+    assert datasets(lineage.inputs) == [(f"s3://{s3_bucket}", manifest)]
+    assert datasets(lineage.outputs)[0] == (f"s3://{s3_bucket}", "curated/2026")
+    assert (facet_of(lineage)["batchJobId"], facet_of(lineage)["batchJobStatus"]) == (job_id, "Complete")
