@@ -109,8 +109,8 @@ class LocationTracker:
             self._prefixes[ref.bucket] = ref.key
             self._single[ref.bucket] = True
             return
-        if known == ref.key:
-            return
+        if ref.key == known or (not self._single[ref.bucket] and ref.key.startswith(known)):
+            return  # the usual case once folded: one C-level check per object
         common = _common_prefix(known, ref.key)
         self._prefixes[ref.bucket] = common[: common.rfind("/") + 1]
         self._single[ref.bucket] = False
