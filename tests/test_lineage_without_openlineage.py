@@ -60,7 +60,7 @@ CHILD = textwrap.dedent(
     from airflow_s3_batch_tagging.operators.s3_object_tagging import S3PutObjectTaggingOperator
 
     bucket, role_arn = sys.argv[1], sys.argv[2]
-    ti = SimpleNamespace(dag_id="d", run_id="r", task_id="t", map_index=-1, try_number=1, start_date=None,
+    ti = SimpleNamespace(dag_id="d", run_id=bucket, task_id="t", map_index=-1, try_number=1, start_date=None,
                          xcom_push=lambda *a, **k: None)
     direct = S3PutObjectTaggingOperator(task_id="t", objects=[f"s3://{bucket}/a/1"], tags={"k": "v"},
                                         undo_log=f"s3://{bucket}/undo/").execute({"ti": ti})

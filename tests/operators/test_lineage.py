@@ -5,6 +5,7 @@ serialized by OpenLineage's client, and the assets their hooks reported to Airfl
 from __future__ import annotations
 
 import json
+import uuid
 from types import SimpleNamespace
 from typing import Any
 
@@ -33,10 +34,12 @@ KEYS = ["curated/2026/a.csv", "curated/2026/b c.csv", "curated/2026/deep/d.csv"]
 
 
 def context(task_id: str = "tag") -> dict[str, Any]:
+    """A task context of a new run: batch jobs' request tokens derive from the run, and the stand-in
+    (shared by the session) refuses one token for a second, different job."""
     xcoms: dict[str, Any] = {}
     ti = SimpleNamespace(
         dag_id="lineage",
-        run_id="manual__1",
+        run_id=f"manual__{uuid.uuid4().hex[:12]}",
         task_id=task_id,
         map_index=-1,
         try_number=1,
@@ -85,13 +88,14 @@ def test_direct_tagging_reports_objects_prefix_undo_log_and_keys_only(
     op = S3PutObjectTaggingOperator(
         task_id="tag", objects=objects, tags=PRIVATE_TAGS, mode="merge", undo_log=f"s3://{s3_bucket}/undo/"
     )
+    run = context()
     with hook_lineage_collector() as collector:
-        result = op.execute(context())
+        result = op.execute(run)
         inputs, outputs = collected_uris(collector)
     lineage = op.get_openlineage_facets_on_complete(None)
 
     undo_prefix = result["undo_log"].removeprefix(f"s3://{s3_bucket}/")
-    assert undo_prefix.startswith("undo/lineage/manual__1/tag/unmapped/try-0001")
+    assert undo_prefix.startswith(f"undo/lineage/{run['ti'].run_id}/tag/unmapped/try-0001")
     assert datasets(lineage.inputs) == []
     assert datasets(lineage.outputs) == [
         (f"s3://{s3_bucket}", "curated/2026"),
@@ -265,12 +269,12 @@ def test_a_deferred_batch_task_reports_from_the_instance_that_resumed(
         "waiter_delay": 0,
     }
     with pytest.raises(TaskDeferred) as deferred:
-        S3BatchPutObjectTaggingOperator(**arguments).execute(context("retag"))
+        S3BatchPutObjectTaggingOperator(**arguments).execute(run := context("retag"))
     job_id = deferred.value.trigger.job_id
     # The triggerer's part, then a new operator instance resumes (as on a worker after deferral).
     resumed = S3BatchPutObjectTaggingOperator(**arguments)
     resumed.hook.wait_for_job(job_id, waiter_delay=0)
-    resumed.execute_complete(context("retag"), {"status": "success", "job_id": job_id})
+    resumed.execute_complete(run, {"status": "success", "job_id": job_id})
     lineage = resumed.get_openlineage_facets_on_complete(None)
     manifest = local_aws.jobs.get(job_id).request["Manifest"]["Location"]["ObjectArn"].split("/", 1)[1]
     assert datasets(lineage.inputs) == [(f"s3://{s3_bucket}", manifest)]
