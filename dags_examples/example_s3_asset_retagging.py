@@ -1,4 +1,4 @@
-"""Example 7: a downstream DAG scheduled on the Asset that a re-tagging DAG updates.
+"""Example 6: a downstream DAG scheduled on the Asset that a re-tagging DAG updates.
 
 What it shows:
 
