@@ -37,6 +37,7 @@ from airflow_s3_batch_tagging.batch_jobs import (
 )
 from airflow_s3_batch_tagging.errors import ManifestError, S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
+from airflow_s3_batch_tagging.lineage import add_hook_input, add_hook_output, batch_job_locations
 from airflow_s3_batch_tagging.manifest import (
     CSV_MANIFEST_FORMAT,
     manifest_spec,
@@ -44,7 +45,7 @@ from airflow_s3_batch_tagging.manifest import (
     unquote_etag,
     write_csv_manifest,
 )
-from airflow_s3_batch_tagging.objects import bucket_from_arn, split_s3_uri
+from airflow_s3_batch_tagging.objects import S3Location, bucket_from_arn, split_s3_uri
 from airflow_s3_batch_tagging.report import (
     DEFAULT_FIRST_FAILURES,
     CompletionReportManifest,
@@ -161,11 +162,15 @@ class S3BatchOperationsHook(AwsBaseHook):
         confirmation_required: bool = False,
         description: str | None = None,
         job_tags: Mapping[str, str] | None = None,
+        tagged_locations: Iterable[S3Location] = (),
     ) -> str:
         """
         Create a tagging job and return its id; wraps ``S3Control.Client.create_job``.
 
         The same ``client_request_token`` with the same request returns the job already created.
+
+        :param tagged_locations: where the manifest's objects are (bucket and common prefix), when the
+            caller knows; reported as hook-level lineage outputs with the job's other locations.
         """
         if (manifest is None) == (manifest_generator is None):
             raise S3TaggingInputError("Give exactly one of manifest and manifest_generator.")
@@ -196,7 +201,13 @@ class S3BatchOperationsHook(AwsBaseHook):
                     f"a new job. AWS said: {err}"
                 ) from err
             raise
-        return str(response["JobId"])
+        job_id = str(response["JobId"])
+        inputs, outputs = batch_job_locations({**request, "JobId": job_id})
+        for location in inputs:
+            add_hook_input(self, location)
+        for location in (*tagged_locations, *outputs):
+            add_hook_output(self, location)
+        return job_id
 
     def describe_job(self, job_id: str) -> dict[str, Any]:
         """Return the job's description; wraps ``S3Control.Client.describe_job``."""
@@ -300,6 +311,7 @@ class S3BatchOperationsHook(AwsBaseHook):
                 )
                 etag = unquote_etag(response["ETag"])
                 self.log.info("Wrote a manifest of %s objects to s3://%s/%s", count, bucket, key)
+                add_hook_output(self, S3Location(bucket, key))
             else:
                 self.log.info(
                     "Reusing the identical manifest of %s objects at s3://%s/%s", count, bucket, key
@@ -344,6 +356,7 @@ class S3BatchOperationsHook(AwsBaseHook):
             raise
         if not head.get("ContentLength"):
             raise ManifestError(f"The manifest {uri} is empty: a job needs at least one object.")
+        add_hook_input(self, S3Location(bucket, key))
         location = {"ObjectArn": self._object_arn(bucket, key), "ETag": unquote_etag(head["ETag"])}
         with_version_ids = spec_format == CSV_MANIFEST_FORMAT and self._csv_has_version_ids(bucket, key, uri)
         return {"Spec": manifest_spec(spec_format, with_version_ids=with_version_ids), "Location": location}
@@ -382,6 +395,7 @@ class S3BatchOperationsHook(AwsBaseHook):
                 return None
             raise
         manifest = CompletionReportManifest.from_json(body, source=f"s3://{location.bucket}/{key}")
+        add_hook_input(self, S3Location(location.bucket, report_job_prefix(location, job["JobId"]) + "/"))
         summary = ReportSummary(max_failures=max_failures)
         for result in manifest.failed_results:
             result_bucket = bucket_from_arn(result.bucket) if result.bucket else location.bucket

@@ -19,6 +19,8 @@ from botocore.config import Config
 
 from airflow_s3_batch_tagging import __version__
 from airflow_s3_batch_tagging.hooks.bucket_owner import expect_bucket_owner
+from airflow_s3_batch_tagging.lineage import LocationTracker, add_hook_input, add_hook_output
+from airflow_s3_batch_tagging.objects import S3Location
 from airflow_s3_batch_tagging.tagging_engine import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ATTEMPTS,
@@ -31,7 +33,7 @@ from airflow_s3_batch_tagging.transports.botocore import AiobotocoreTransport, B
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 
-    from airflow_s3_batch_tagging.objects import ObjectRef, S3Location
+    from airflow_s3_batch_tagging.objects import ObjectRef
     from airflow_s3_batch_tagging.undo import UndoRecord
 
 STATIC_USER_AGENT = (
@@ -175,8 +177,12 @@ class S3ObjectTaggingHook(AwsBaseHook):
         options.setdefault("concurrency", self.concurrency)
         options.setdefault("max_attempts", self.max_attempts)
         self.tagging_config()  # validates the settings before any request
+        # Lineage names each bucket's common prefix, not each object: a run may tag millions of
+        # objects, and the collector keeps only [lineage] max_assets_per_collector (100) per task.
+        tracker = LocationTracker()
+        items = tracker.track(items, ref_of=lambda item: item[0])
         try:
-            return _run_coroutine(self._tag_objects_async(items, total, options))
+            result = _run_coroutine(self._tag_objects_async(items, total, options))
         except TypeError as err:
             if "can't be used in 'await' expression" not in str(err):
                 raise
@@ -187,6 +193,13 @@ class S3ObjectTaggingHook(AwsBaseHook):
                 "in-process mock_aws (or another boto3-only patch) active? Use engine='threads' there, "
                 "or moto in server mode (such as airflow_s3_batch_tagging.testing.LocalAWS)."
             ) from err
+        if not result.dry_run:
+            for location in tracker.locations():
+                add_hook_output(self, location)
+        undo_log = options.get("undo_log")
+        if undo_log is not None and undo_log.parts_written:
+            add_hook_output(self, undo_log.location)
+        return result
 
     async def _tag_objects_async(
         self, items: Iterable[TaggingItem], total: int | None, options: dict[str, Any]
@@ -221,15 +234,21 @@ class S3ObjectTaggingHook(AwsBaseHook):
 
     def read_batch(self, batch: Mapping[str, Any]) -> list[ObjectRef]:
         """The objects of a batch reference (ranged ``GetObject`` / ``ListObjectsV2``)."""
+        from airflow_s3_batch_tagging.manifest import ManifestRange
         from airflow_s3_batch_tagging.planning import read_batch
 
-        return read_batch(self.conn, batch)
+        refs = read_batch(self.conn, batch)
+        if ManifestRange.is_range(batch):
+            add_hook_input(self, S3Location.from_uri(str(batch["manifest"]), what="manifest URI"))
+        return refs
 
     def read_undo_log(self, location: S3Location) -> list[UndoRecord]:
         """The original tag sets recorded in an undo log (``ListObjectsV2`` and ``GetObject``)."""
         from airflow_s3_batch_tagging.undo import read_undo_log
 
-        return read_undo_log(self.conn, location)
+        records = read_undo_log(self.conn, location)
+        add_hook_input(self, location)
+        return records
 
 
 def _moto_mock_active() -> bool:

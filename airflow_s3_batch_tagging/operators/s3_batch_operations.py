@@ -30,6 +30,7 @@ from airflow_s3_batch_tagging.batch_jobs import (
     successor_request_token,
 )
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
+from airflow_s3_batch_tagging.lineage import object_locations
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES
 from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from datetime import datetime
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 __all__ = [
@@ -204,6 +206,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
             manifest=manifest,
             manifest_generator=spec.manifest_generator_request(partition),
             priority=spec.priority,
+            tagged_locations=object_locations(spec.refs) if spec.source == "objects" else (),
         )
         self._job_id = job_id
         url = S3BatchJobLink.persist_job(
@@ -389,6 +392,23 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
             self.log.exception("Could not cancel S3 Batch Operations job %s; it may still run.", self._job_id)
         else:
             self.log.info("S3 Batch Operations job %s is %s", self._job_id, status)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Implement _on_complete: the manifest and the job are known only once ``execute`` ran.
+
+        Inputs, outputs and counts come from the job as S3 Batch Operations describes it.
+        """
+        from airflow_s3_batch_tagging.lineage import batch_job_lineage
+
+        if not self._job_id:  # bad input (or no request made): nothing was read or tagged
+            return batch_job_lineage(None, mode=self.mode.value)
+        spec = self._spec()
+        return batch_job_lineage(
+            self.hook.describe_job(self._job_id),
+            mode=self.mode.value,
+            tags=spec.tags,
+            tagged=spec.refs if spec.source == "objects" else (),
+        )
 
 
 class S3BatchPutObjectTaggingOperator(_S3BatchTaggingOperator):

@@ -19,6 +19,7 @@ from airflow_s3_batch_tagging.hooks.s3_object_tagging import (
     DEFAULT_RETRY_MODE,
     S3ObjectTaggingHook,
 )
+from airflow_s3_batch_tagging.manifest import ManifestRange
 from airflow_s3_batch_tagging.objects import S3Location, validate_bucket_name
 from airflow_s3_batch_tagging.planning import (
     DEFAULT_BATCH_SIZE,
@@ -41,6 +42,7 @@ from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
 from airflow_s3_batch_tagging.undo import UndoLogWriter, first_records, undo_task_location
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_s3_batch_tagging.tagging_engine import TaggingItem
@@ -169,6 +171,7 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
             self.log.warning("Failures by error code: %s", result.failures_by_code)
             for failure in result.first_failures:
                 self.log.warning("Failed: %s", failure.describe())
+        self._lineage_result = result
         summary = result.to_dict()
         if not failures_tolerated(
             result.failed,
@@ -334,6 +337,7 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
         mode, tags, dry_run, skip_unchanged = self._validate()
         condition = self._condition()
         items = self._items(mode)
+        self._lineage_items = items
         if mode.needs_tags and tags is None:
             without = next((ref for ref, own in items if own is None), None)
             if without is not None:
@@ -378,6 +382,26 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
             condition=condition,
         )
         return self._finish(result, context)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Implement _on_complete: a batch reference resolves to objects only in ``execute``."""
+        from airflow_s3_batch_tagging.lineage import direct_run_lineage
+
+        try:
+            mode = TaggingMode.parse(self.mode)
+            mode_name, tags = mode.value, self._parse_tags(mode)
+        except S3TaggingInputError:  # the task failed on it before any request: no keys to report
+            mode_name, tags = str(self.mode), None
+        inputs = []
+        if ManifestRange.is_range(self.objects):
+            inputs.append(S3Location.from_uri(self.objects["manifest"], what="manifest URI"))
+        return direct_run_lineage(
+            mode=mode_name,
+            tags=tags,
+            items=getattr(self, "_lineage_items", []),
+            result=getattr(self, "_lineage_result", None),
+            inputs=inputs,
+        )
 
 
 def _undo_locations(value: Any) -> list[str]:
@@ -454,6 +478,7 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
         for location in locations:
             records.extend(self.hook.read_undo_log(location))
         items = [(record.ref, record.tags) for record in first_records(records)]
+        self._lineage_items = items
         self.log.info(
             "Restoring the original tags of %s objects from %s.", len(items), ", ".join(map(str, locations))
         )
@@ -469,6 +494,20 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
             condition=condition,
         )
         return self._finish(result, context)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Implement _on_complete: the objects are known once the undo log was read in ``execute``."""
+        from airflow_s3_batch_tagging.lineage import direct_run_lineage
+
+        return direct_run_lineage(
+            mode="restore",
+            tags=None,
+            items=getattr(self, "_lineage_items", []),
+            result=getattr(self, "_lineage_result", None),
+            inputs=[
+                S3Location.from_uri(uri, what="undo_log location") for uri in _undo_locations(self.undo_log)
+            ],
+        )
 
 
 @task

@@ -35,6 +35,7 @@ from airflow_s3_batch_tagging.path_choice import (
     validate_strategy,
     validate_thresholds,
 )
+from airflow_s3_batch_tagging.objects import S3Location
 from airflow_s3_batch_tagging.planning import DEFAULT_BATCH_SIZE, plan_batches
 from airflow_s3_batch_tagging.pricing import S3Prices, resolve_prices
 
@@ -209,6 +210,11 @@ def plan_and_price(
         expected_bucket_owner=expected_bucket_owner,
     )
     client = None if objects is not None else hook.conn
+    read = manifest or inventory_manifest
+    if client is not None and read is not None:
+        from airflow_s3_batch_tagging.lineage import add_hook_input
+
+        add_hook_input(hook, S3Location.from_uri(read, what="manifest URI"))
     batches = plan_batches(
         client,
         objects=objects,

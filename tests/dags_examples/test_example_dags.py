@@ -28,6 +28,8 @@ DAG_IDS = {
     "example_s3_batch_job_sensor",
     "example_s3_conditional_tagging",
     "example_s3_priced_plan",
+    "example_s3_asset_retagging",
+    "example_s3_asset_consumer",
 }
 
 
