@@ -28,6 +28,7 @@ from airflow_s3_batch_tagging.estimate import (
     estimate_tagging,
 )
 from airflow_s3_batch_tagging.hooks.s3_object_tagging import DEFAULT_ENGINE, S3ObjectTaggingHook
+from airflow_s3_batch_tagging.objects import S3Location
 from airflow_s3_batch_tagging.operators.s3_object_tagging import _as_bool
 from airflow_s3_batch_tagging.path_choice import (
     DEFAULT_MAX_DIRECT_SECONDS,
@@ -35,7 +36,6 @@ from airflow_s3_batch_tagging.path_choice import (
     validate_strategy,
     validate_thresholds,
 )
-from airflow_s3_batch_tagging.objects import S3Location
 from airflow_s3_batch_tagging.planning import DEFAULT_BATCH_SIZE, plan_batches
 from airflow_s3_batch_tagging.pricing import S3Prices, resolve_prices
 
