@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test test-airflow2 lint typecheck demo e2e bench reliability system-test clean
+.PHONY: install test test-airflow2 lint typecheck demo docs e2e bench reliability system-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,8 @@ $(PY):
 
 # Reinstall only when the project's metadata changed.
 $(STAMP): pyproject.toml | $(PY)
-	@echo "Installing airflow-s3-batch-tagging with its testing and dev extras into $(VENV) (log: $(VENV)/pip.log)"
-	$(PY) -m pip install --quiet -e ".[testing,dev]" "apache-airflow==$(AIRFLOW_VERSION)" > $(VENV)/pip.log 2>&1 \
+	@echo "Installing airflow-s3-batch-tagging with its testing, dev and docs extras into $(VENV) (log: $(VENV)/pip.log)"
+	$(PY) -m pip install --quiet -e ".[testing,dev,docs]" "apache-airflow==$(AIRFLOW_VERSION)" > $(VENV)/pip.log 2>&1 \
 		|| (tail -50 $(VENV)/pip.log; exit 1)
 	touch $(STAMP)
 
@@ -58,6 +58,11 @@ test-airflow2: $(STAMP2)
 demo: $(STAMP)
 	$(PY) -m demo $(DEMO_ARGS)
 
+# The documentation site (docs/, Sphinx with MyST Markdown and autodoc) into docs/_build/html; any
+# warning fails the build. tests/docs builds it too, so `make test` fails on a broken page.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 # A real Airflow deployment (api-server, scheduler, dag-processor, triggerer, LocalExecutor) runs the
 # example DAGs on the stand-in, driven through the REST API (tests/e2e/deployment, about 4 minutes).
 # `timeout` is the backstop of the tests' own hard timeout; logs are kept (path printed) only on failure.
@@ -79,4 +84,4 @@ system-test: $(STAMP)
 	$(VENV)/bin/pytest tests/system -rs
 
 clean:
-	rm -rf $(VENV) $(VENV2) .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) $(VENV2) .mypy_cache .pytest_cache .ruff_cache build dist docs/_build
