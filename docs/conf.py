@@ -5,6 +5,7 @@ Build with ``make docs`` (``sphinx-build -W --keep-going``: any warning fails th
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import sys
@@ -51,6 +52,7 @@ napoleon_numpy_docstring = False
 html_theme = "furo"
 html_title = f"airflow-s3-batch-tagging {__version__}"
 
+PACKAGE = "airflow_s3_batch_tagging"
 BOTO3_DOCS = "https://boto3.amazonaws.com/v1/documentation/api/latest/reference/services"
 # The Amazon provider's docstrings name boto3 calls as :external+boto3:py:meth:`S3.Client.x`, which it
 # resolves through intersphinx and boto3's inventory. This site builds offline: a client method
@@ -71,5 +73,36 @@ def boto3_links(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines
     lines[:] = [BOTO3_ROLE.sub(link, line) for line in lines]
 
 
+def full_signature(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, signature: str | None, return_annotation: str
+) -> tuple[str, str] | None:
+    """Show a class's whole keyword-only signature, defaults included.
+
+    The operators take the parameters they share from a base class of this package through
+    ``**kwargs``; autodoc would show only the subclass's own few. Walk the package's classes in the
+    MRO and list every keyword-only parameter once, as the code declares it.
+    """
+    if what != "class" or not getattr(obj, "__module__", "").startswith(PACKAGE):
+        return None
+    parameters: dict[str, inspect.Parameter] = {}
+    for cls in obj.__mro__:
+        if not cls.__module__.startswith(PACKAGE):
+            break
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            continue
+        own = list(inspect.signature(init).parameters.values())[1:]
+        if not own or own[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+            break  # the base's parameters do not reach this class through **kwargs
+        for parameter in own:
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY:
+                parameters.setdefault(parameter.name, parameter.replace(annotation=inspect.Parameter.empty))
+    if not parameters:
+        return None
+    kwargs = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
+    return str(inspect.Signature([*parameters.values(), kwargs])), return_annotation
+
+
 def setup(app: Sphinx) -> None:
     app.connect("autodoc-process-docstring", boto3_links)
+    app.connect("autodoc-process-signature", full_signature)
