@@ -49,8 +49,8 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(VENV)/bin/pytest
 
-# The test suite on Airflow 2.11 (README "Supported and tested Airflow versions"), the system test on the
-# local stand-in included; lint and types do not depend on the Airflow version and run in `make test`.
+# The test suite on Airflow 2.11 (docs/deployment.md, "Supported and tested Airflow versions"), the system
+# test on the local stand-in included; lint and types do not depend on the Airflow version and run in `make test`.
 test-airflow2: $(STAMP2)
 	S3_TAGGING_SYSTEM_TEST_TARGET=local $(VENV2)/bin/pytest
 
@@ -77,7 +77,7 @@ bench: $(STAMP)
 reliability: $(STAMP)
 	WRITE_RELIABILITY=1 $(VENV)/bin/pytest tests/reliability -q
 
-# The system test (tests/system, README "System test on a real AWS account"): on a real account with
+# The system test (tests/system, docs/testing.md, "System test on a real AWS account"): on a real account with
 # S3_TAGGING_SYSTEM_TEST_ACCOUNT=<account id> and AWS credentials, or on the local stand-in with
 # S3_TAGGING_SYSTEM_TEST_TARGET=local (what CI runs). With neither it is skipped, saying what to set.
 system-test: $(STAMP)
