@@ -54,7 +54,8 @@ def test_my_tagging_dag(run_dag: Any, local_aws: LocalAWS, s3_bucket: str, aws_d
     assert run.state == "success"
     assert _tags(s3, s3_bucket, "data/a.csv") == {"owner": "etl", "tier": "cold"}
     assert _tags(s3, s3_bucket, "data/b.csv") == {"tier": "archive"}  # a job replaces the tag set
-    (job,) = local_aws.jobs.list()  # the emulator's jobs, for assertions
+    (ti,) = [ti for ti in run.get_task_instances() if ti.task_id == "tag_by_batch_job"]
+    job = local_aws.jobs.get(ti.xcom_pull(task_ids="tag_by_batch_job")["job_id"])  # the emulator's view
     assert (job.status, job.progress_summary()["NumberOfTasksSucceeded"]) == ("Complete", 1)
 
 
