@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test test-airflow2 lint typecheck demo e2e bench reliability system-test clean
+.PHONY: install test test-airflow2 lint typecheck demo docs e2e bench reliability system-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,8 @@ $(PY):
 
 # Reinstall only when the project's metadata changed.
 $(STAMP): pyproject.toml | $(PY)
-	@echo "Installing airflow-s3-batch-tagging with its testing and dev extras into $(VENV) (log: $(VENV)/pip.log)"
-	$(PY) -m pip install --quiet -e ".[testing,dev]" "apache-airflow==$(AIRFLOW_VERSION)" > $(VENV)/pip.log 2>&1 \
+	@echo "Installing airflow-s3-batch-tagging with its testing, dev and docs extras into $(VENV) (log: $(VENV)/pip.log)"
+	$(PY) -m pip install --quiet -e ".[testing,dev,docs]" "apache-airflow==$(AIRFLOW_VERSION)" > $(VENV)/pip.log 2>&1 \
 		|| (tail -50 $(VENV)/pip.log; exit 1)
 	touch $(STAMP)
 
@@ -49,14 +49,19 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(VENV)/bin/pytest
 
-# The test suite on Airflow 2.11 (README "Supported and tested Airflow versions"), the system test on the
-# local stand-in included; lint and types do not depend on the Airflow version and run in `make test`.
+# The test suite on Airflow 2.11 (docs/deployment.md, "Supported and tested Airflow versions"), the system
+# test on the local stand-in included; lint and types do not depend on the Airflow version and run in `make test`.
 test-airflow2: $(STAMP2)
 	S3_TAGGING_SYSTEM_TEST_TARGET=local $(VENV2)/bin/pytest
 
 # `make demo DEMO_ARGS=--keep` keeps the logs and the temporary AIRFLOW_HOME.
 demo: $(STAMP)
 	$(PY) -m demo $(DEMO_ARGS)
+
+# The documentation site (docs/, Sphinx with MyST Markdown and autodoc) into docs/_build/html; any
+# warning fails the build. tests/docs builds it too, so `make test` fails on a broken page.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 # A real Airflow deployment (api-server, scheduler, dag-processor, triggerer, LocalExecutor) runs the
 # example DAGs on the stand-in, driven through the REST API (tests/e2e/deployment, about 4 minutes).
@@ -72,11 +77,11 @@ bench: $(STAMP)
 reliability: $(STAMP)
 	WRITE_RELIABILITY=1 $(VENV)/bin/pytest tests/reliability -q
 
-# The system test (tests/system, README "System test on a real AWS account"): on a real account with
+# The system test (tests/system, docs/testing.md, "System test on a real AWS account"): on a real account with
 # S3_TAGGING_SYSTEM_TEST_ACCOUNT=<account id> and AWS credentials, or on the local stand-in with
 # S3_TAGGING_SYSTEM_TEST_TARGET=local (what CI runs). With neither it is skipped, saying what to set.
 system-test: $(STAMP)
 	$(VENV)/bin/pytest tests/system -rs
 
 clean:
-	rm -rf $(VENV) $(VENV2) .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) $(VENV2) .mypy_cache .pytest_cache .ruff_cache build dist docs/_build

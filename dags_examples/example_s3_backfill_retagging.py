@@ -52,14 +52,16 @@ OPS_BUCKET = "{{ var.value.get('s3_tagging_ops_bucket', 'my-ops-bucket') }}"
 # Airflow 3's Trigger button, `airflow dags trigger` and the REST API), the time it was triggered.
 # `{{ ds }}` is undefined in such a run and fails the task.
 RUN_DAY = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+# [START howto_restore_from]
 # The restore DAG's undo_log param, or every run of the backfill DAG when it is empty.
 RESTORE_FROM = (
     "{{ params.undo_log or ('s3://' ~ var.value.get('s3_tagging_ops_bucket', 'my-ops-bucket')"
     " ~ '/undo/example_s3_backfill_retagging/') }}"
 )
+# [END howto_restore_from]
 
 # A retry is safe: the direct path is idempotent per run, and a batch task's retry reattaches to the
-# job its earlier try created. See the README's "Running on several workers".
+# job its earlier try created. See docs/deployment.md, "Running on several workers".
 RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
@@ -78,6 +80,7 @@ RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
     doc_md=__doc__,
 )
 def example_s3_backfill_retagging() -> None:
+    # [START howto_direct_backfill_with_undo_log]
     batches = plan_tagging_batches(bucket=DATA_BUCKET, prefix="{{ params.prefix }}dt=" + RUN_DAY + "/")
     tagged = S3PutObjectTaggingOperator.partial(
         task_id="retag_interval",
@@ -86,6 +89,7 @@ def example_s3_backfill_retagging() -> None:
         skip_unchanged=True,
         undo_log=f"s3://{OPS_BUCKET}/undo/",
     ).expand(objects=batches)
+    # [END howto_direct_backfill_with_undo_log]
 
     @task(trigger_rule="none_failed")
     def backfill_summary(results: list[dict[str, Any]], interval: str) -> dict[str, Any]:
@@ -119,7 +123,9 @@ def example_s3_backfill_retagging() -> None:
     doc_md=__doc__,
 )
 def example_s3_backfill_restore() -> None:
+    # [START howto_operator_s3_restore_object_tagging]
     S3RestoreObjectTaggingOperator(task_id="restore_tags", undo_log=RESTORE_FROM)
+    # [END howto_operator_s3_restore_object_tagging]
 
 
 example_s3_backfill_retagging()

@@ -37,7 +37,7 @@ from airflow_s3_batch_tagging.sensors.s3_batch_operations import S3BatchJobSenso
 POLL_SECONDS = int(os.environ.get("S3_TAGGING_EXAMPLE_POLL_SECONDS", "30"))
 
 # A retry is safe: the direct path is idempotent per run, and a batch task's retry reattaches to the
-# job its earlier try created. See the README's "Running on several workers".
+# job its earlier try created. See docs/deployment.md, "Running on several workers".
 RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
@@ -54,13 +54,16 @@ RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
     doc_md=__doc__,
 )
 def example_s3_batch_job_sensor() -> None:
+    # [START howto_sensor_s3_batch_job]
     wait = S3BatchJobSensor(
         task_id="wait_for_job",
         job_id="{{ params.job_id }}",
         deferrable=True,
         poke_interval=POLL_SECONDS,
     )
+    # [END howto_sensor_s3_batch_job]
 
+    # [START howto_hook_job_result]
     @task
     def job_summary(params: dict[str, Any] | None = None) -> dict[str, Any]:
         """The job's result, as the batch operators return it (``params`` comes from the context)."""
@@ -79,6 +82,7 @@ def example_s3_batch_job_sensor() -> None:
         return summary
 
     wait >> job_summary()
+    # [END howto_hook_job_result]
 
 
 example_s3_batch_job_sensor()

@@ -25,7 +25,7 @@ S3 Batch Operations assumes); DAG params ``prefix`` and ``suffix`` per run. The 
 Pointing it at real AWS: only the connection and the role change. Give the ``aws_default``
 connection real credentials (no ``endpoint_url``; optionally ``account_id`` in its extra, else STS
 answers), and set ``s3_tagging_role_arn`` to a role that trusts ``batchoperations.s3.amazonaws.com``
-(see the README's "IAM for the batch path"). Against the local stand-in the connection comes from
+(see docs/batch-path.md, "IAM"). Against the local stand-in the connection comes from
 ``LocalAWS.env()`` and any role ARN of the valid form works.
 """
 
@@ -49,7 +49,7 @@ ROLE_ARN = "{{ var.value.get('s3_tagging_role_arn', 'arn:aws:iam::123456789012:r
 POLL_SECONDS = int(os.environ.get("S3_TAGGING_EXAMPLE_POLL_SECONDS", "30"))
 
 # A retry is safe: the direct path is idempotent per run, and a batch task's retry reattaches to the
-# job its earlier try created. See the README's "Running on several workers".
+# job its earlier try created. See docs/deployment.md, "Running on several workers".
 RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
@@ -67,6 +67,7 @@ RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
     doc_md=__doc__,
 )
 def example_s3_batch_tagging_from_upstream() -> None:
+    # [START howto_operator_s3_batch_put_object_tagging]
     @task
     def list_objects_to_tag(bucket: str, prefix: str, suffix: str) -> list[str]:
         """The objects to tag: any query works; here, a listing filtered by suffix."""
@@ -90,7 +91,9 @@ def example_s3_batch_tagging_from_upstream() -> None:
         deferrable=True,
         waiter_delay=POLL_SECONDS,
     )
+    # [END howto_operator_s3_batch_put_object_tagging]
 
+    # [START howto_batch_job_result]
     @task
     def summarize_job(result: dict[str, Any] | None) -> dict[str, Any]:
         """Read the job's result from XCom; a real DAG might alert or publish it here."""
@@ -113,6 +116,7 @@ def example_s3_batch_tagging_from_upstream() -> None:
 
     job_result: Any = retag.output
     summarize_job(job_result)
+    # [END howto_batch_job_result]
 
 
 example_s3_batch_tagging_from_upstream()

@@ -29,6 +29,7 @@ on the data and ``s3:PutObject`` on the undo-log prefix). Against the local stan
 
 from __future__ import annotations
 
+# [START quick_start]
 import os
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +51,7 @@ RUN_DAY = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 BATCH_SIZE = int(os.environ.get("S3_TAGGING_EXAMPLE_BATCH_SIZE", "1000"))
 
 # A retry is safe: the direct path is idempotent per run, and a batch task's retry reattaches to the
-# job its earlier try created. See the README's "Running on several workers".
+# job its earlier try created. See docs/deployment.md, "Running on several workers".
 RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
@@ -103,3 +104,4 @@ def example_s3_direct_tagging_mapped() -> None:
 
 
 example_s3_direct_tagging_mapped()
+# [END quick_start]

@@ -47,13 +47,15 @@ from airflow_s3_batch_tagging.operators.s3_object_tagging import (
 
 DATA_BUCKET = "{{ var.value.get('s3_tagging_data_bucket', 'my-data') }}"
 OPS_BUCKET = "{{ var.value.get('s3_tagging_ops_bucket', 'my-ops-bucket') }}"
+# [START howto_run_day]
 # The run's day (YYYY-MM-DD): its logical date or, for a run triggered without one (the default of
 # Airflow 3's Trigger button, `airflow dags trigger` and the REST API), the time it was triggered.
 # `{{ ds }}` is undefined in such a run and fails the task.
 RUN_DAY = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+# [END howto_run_day]
 
 # A retry is safe: the direct path is idempotent per run, and a batch task's retry reattaches to the
-# job its earlier try created. See the README's "Running on several workers".
+# job its earlier try created. See docs/deployment.md, "Running on several workers".
 RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
 
 
@@ -72,6 +74,7 @@ RETRIES = {"retries": 2, "retry_delay": timedelta(minutes=1)}
     doc_md=__doc__,
 )
 def example_s3_scheduled_retagging() -> None:
+    # [START howto_scheduled_retagging]
     batches = plan_tagging_batches(bucket=DATA_BUCKET, prefix="{{ params.prefix }}dt=" + RUN_DAY + "/")
     tagged = S3PutObjectTaggingOperator.partial(
         task_id="tag_interval",
@@ -84,6 +87,7 @@ def example_s3_scheduled_retagging() -> None:
         skip_unchanged=True,
         undo_log=f"s3://{OPS_BUCKET}/undo/",
     ).expand(objects=batches)
+    # [END howto_scheduled_retagging]
 
     @task(trigger_rule="none_failed")
     def interval_summary(results: list[dict[str, Any]], interval: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from airflow_s3_batch_tagging import __version__
@@ -66,3 +67,23 @@ def test_airflow_providers_manager_lists_the_provider() -> None:
     providers = ProvidersManager().providers
     assert "airflow-s3-batch-tagging" in providers
     assert providers["airflow-s3-batch-tagging"].version == __version__
+
+
+def test_docs_url_is_what_airflow_shows_as_documentation() -> None:
+    """Airflow reads the Documentation URL from the package metadata; docs-url reads the same entry."""
+    from airflow.providers_manager import ProvidersManager
+
+    info = get_provider_info()
+    assert info["docs-url"].startswith("https://")
+    data = ProvidersManager().providers["airflow-s3-batch-tagging"].data
+    # Airflow 2.11 does not read the metadata URL; 3.x puts it in the provider data.
+    assert data.get("documentation-url", info["docs-url"]) == info["docs-url"]
+
+
+def test_how_to_guides_are_docs_pages() -> None:
+    root = Path(__file__).resolve().parents[1]
+    for integration in get_provider_info()["integrations"]:
+        assert integration["how-to-guide"]
+        for guide in integration["how-to-guide"]:
+            assert guide.startswith("/docs/"), guide  # Airflow's provider.yaml schema asks for it
+            assert (root / guide.lstrip("/")).is_file(), guide

@@ -61,11 +61,12 @@ def _ratio(name: str, value: float) -> float:
 class Faults:
     """Fault settings for S3 requests and counters of what was injected.
 
-    :param seed: seed of the random choices (None: not repeatable).
     Attributes, settable at any time: ``slowdown_ratio`` (503 SlowDown), ``error_500_ratio``
     (500 InternalError), ``reset_ratio`` (connection dropped without an answer), ``failing_keys``
     (keys, or ``bucket/key``, answered with ``failing_key_error``), ``latency_seconds`` (added to
     every S3 request) and ``tagging_only`` (apply all of it only to ``?tagging`` requests).
+
+    :param seed: seed of the random choices (None: not repeatable).
     """
 
     def __init__(self, *, seed: int | None = None) -> None:

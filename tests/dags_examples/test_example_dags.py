@@ -69,15 +69,6 @@ def test_schedules_match_their_use() -> None:
         assert _schedule(dags[dag_id]) is None
 
 
-def test_the_readme_quick_start_dag_is_the_example_file() -> None:
-    readme = (EXAMPLES.parent / "README.md").read_text()
-    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```python\n", 1)[1].split("```", 1)[0]
-    example = (EXAMPLES / "example_s3_direct_tagging_mapped.py").read_text()
-    code = example.split('"""\n\nfrom __future__ import annotations\n\n', 1)[1]
-    assert block == code
-
-
 def test_batch_summary_skips_with_reason_without_result() -> None:
     """Marking the deferred batch task success cancels its job and leaves no XCom: not a crash."""
     from airflow.providers.common.compat.sdk import AirflowSkipException

@@ -27,7 +27,7 @@ def system_test_aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     """``"local"`` or ``"aws"``; skips the test when neither is requested.
 
     On ``local`` the stand-in is started and the ``aws_default`` connection (and plain boto3) point at
-    it, and the number of S3 (and IAM, STS) requests it served is logged afterwards: what the README's
+    it, and the number of S3 (and IAM, STS) requests it served is logged afterwards: what docs/testing.md's
     cost figure counts. On ``aws`` the connection and credentials are the caller's own, untouched.
     """
     target = system_test_target()

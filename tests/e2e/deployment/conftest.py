@@ -32,7 +32,7 @@ AIRFLOW_SETTINGS = {
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
     "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
-    # What the example DAGs read (Variables and environment), as the README configures them.
+    # What the example DAGs read (Variables and environment), as docs/getting-started.md configures them.
     "AIRFLOW_VAR_S3_TAGGING_DATA_BUCKET": DATA_BUCKET,
     "AIRFLOW_VAR_S3_TAGGING_OPS_BUCKET": OPS_BUCKET,
     "S3_TAGGING_EXAMPLE_POLL_SECONDS": "1",

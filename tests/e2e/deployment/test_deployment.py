@@ -154,7 +154,7 @@ def test_marked_success_batch_task_keeps_summary(outcome: Outcome) -> None:
     assert found[BATCH_TASK] == "success"
     assert found["summarize_job"] in FINISHED_OK, f"summarize_job ended {found['summarize_job']}"
     assert outcome.run(run)["state"] == "success"
-    check_cancelled_batch_job(outcome, run)  # marking success cancels the job (README)
+    check_cancelled_batch_job(outcome, run)  # marking success cancels the job (docs/batch-path.md)
 
 
 def test_killed_task_retried_every_object_tagged(outcome: Outcome) -> None:
