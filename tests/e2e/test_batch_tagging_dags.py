@@ -419,7 +419,9 @@ def test_cleared_deferred_task_finishes_on_a_successor(
             try_number=try_number, start_date=start_date, xcom_push=lambda key, value: None,
         )  # fmt: skip
 
-    with local_aws.paced_jobs(0.5):  # the job still runs when try 2 reattaches
+    # The job still runs when try 2 reattaches and try 1's on_kill cancels it: 2 s a step (at 0.5 s a
+    # loaded machine once saw it Complete first); the successor then runs unpaced.
+    with local_aws.paced_jobs(2.0):
         with pytest.raises(TaskDeferred) as try_1:
             operator().execute({"ti": ti(1, datetime.now(UTC))})
         job_id = try_1.value.trigger.job_id
@@ -432,14 +434,12 @@ def test_cleared_deferred_task_finishes_on_a_successor(
         asyncio.run(try_1.value.trigger.on_kill())
         cancelled = local_aws.jobs.wait_for(job_id, "Cancelled")
         assert cancelled.status_update_reason == "Airflow task was killed (try 1)"
-        # Try 2's trigger sees the job end Cancelled; try 2 resumes and starts the successor.
-        with pytest.raises(TaskDeferred) as successor:
-            operator().execute_complete({"ti": try_2}, asyncio.run(_first_event(waiting.value.trigger)))
-        successor_id = successor.value.trigger.job_id
-        assert successor_id != job_id
-        result = operator().execute_complete(
-            {"ti": try_2}, asyncio.run(_first_event(successor.value.trigger))
-        )
+    # Try 2's trigger sees the job end Cancelled; try 2 resumes and starts the successor.
+    with pytest.raises(TaskDeferred) as successor:
+        operator().execute_complete({"ti": try_2}, asyncio.run(_first_event(waiting.value.trigger)))
+    successor_id = successor.value.trigger.job_id
+    assert successor_id != job_id
+    result = operator().execute_complete({"ti": try_2}, asyncio.run(_first_event(successor.value.trigger)))
 
     assert (result["job_id"], result["status"], result["tasks_succeeded"]) == (successor_id, "Complete", 4)
     listed = sorted(job.job_id for job in _jobs(local_aws, description))
