@@ -41,6 +41,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_s3_batch_tagging.operators.s3_object_tagging",
                     "airflow_s3_batch_tagging.operators.s3_batch_operations",
+                    "airflow_s3_batch_tagging.operators.s3_batch_redrive",
                 ],
             },
         ],
