@@ -319,6 +319,9 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         if not self.wait_for_completion:
             return self.hook.job_result(job_id, max_failures=self.first_failures)
         if self.deferrable:
+            if validate_redrive_count(self.redrive_failed_tasks):
+                # The first job: no redrive before it (read back when the task resumes).
+                context["ti"].xcom_push(key=REDRIVE_HISTORY_XCOM_KEY, value=[])
             self._defer(job_id, WAIT_FOR_COMPLETION, "execute_complete")
         # Failed or Cancelled end the wait in error; the result below carries AWS's reasons.
         with contextlib.suppress(WaiterTerminalFailure):

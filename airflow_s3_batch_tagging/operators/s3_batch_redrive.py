@@ -8,6 +8,7 @@ operators redrive their own jobs with ``redrive_failed_tasks``.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, conf
+from airflow.providers.common.compat.sdk import AirflowException, conf, get_current_context, task
 
 from airflow_s3_batch_tagging.batch_jobs import (
     JOB_FAILURE_STATES,
@@ -27,16 +28,15 @@ from airflow_s3_batch_tagging.batch_jobs import (
     validate_role_arn,
     validate_waiter_settings,
 )
+from airflow_s3_batch_tagging.errors import S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
-from airflow_s3_batch_tagging.objects import S3Location
+from airflow_s3_batch_tagging.objects import S3Location, split_s3_uri
 from airflow_s3_batch_tagging.redrive import validate_retryable_error_codes
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, validate_failure_tolerance
 from airflow_s3_batch_tagging.triggers.s3_batch_operations import WAIT_FOR_COMPLETION, S3BatchJobTrigger
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from airflow.sdk import Context
 
 DEFER_TIMEOUT_MARGIN = timedelta(seconds=60)
@@ -231,3 +231,49 @@ class S3BatchRedriveFailedTasksOperator(AwsBaseOperator[S3BatchOperationsHook]):
         if problem:
             raise AirflowException(problem)
         return {**result, **base}
+
+
+@task
+def redrive_manifest_from_report(
+    report_manifest: str | Mapping[str, Any],
+    manifest_location: str,
+    retryable_only: bool = False,
+    retryable_error_codes: Sequence[str] | None = None,
+    aws_conn_id: str | None = "aws_default",
+    region_name: str | None = None,
+    expected_bucket_owner: str | None = None,
+) -> str | None:
+    """TaskFlow task: a CSV manifest of the failed objects of a completion report; its ``s3://`` URI.
+
+    ``report_manifest`` is the ``s3://`` URI of a report's ``manifest.json`` (a job's, or a direct
+    task's), or the result of a direct tagging operator (whose ``report_manifest`` is used). Streamed.
+    Returns None when no object is to be rerun. Hand the URI to a batch operator's
+    ``manifest`` or to ``plan_tagging_batches(manifest=...)``:
+
+    .. code-block:: python
+
+        manifest = redrive_manifest_from_report(tag.output, "s3://bucket/redrive/")
+        S3BatchPutObjectTaggingOperator(task_id="rerun", manifest=manifest, tags=..., role_arn=...)
+    """
+    if isinstance(report_manifest, Mapping):
+        if not report_manifest.get("report_manifest"):
+            raise S3TaggingInputError(
+                "The tagging result has no report_manifest: set report_location on the tagging operator."
+            )
+        report_manifest = str(report_manifest["report_manifest"])
+    codes = validate_retryable_error_codes(retryable_error_codes)
+    location = S3Location.from_uri(manifest_location, what="manifest_location")
+    split_s3_uri(report_manifest, what="report_manifest")
+    context = get_current_context()
+    ti = context["ti"]
+    name = redrive_request_token(
+        job_request_token(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1)), report_manifest
+    )
+    key = location.join(f"{name}.csv")
+    hook = S3BatchOperationsHook(
+        aws_conn_id=aws_conn_id, region_name=region_name, expected_bucket_owner=expected_bucket_owner
+    )
+    manifest, _ = hook.write_redrive_manifest(
+        report_manifest, location, key, retryable_only=bool(retryable_only), retryable_error_codes=codes
+    )
+    return None if manifest is None else f"s3://{location.bucket}/{key}"

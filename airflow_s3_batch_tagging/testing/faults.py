@@ -66,8 +66,9 @@ class Faults:
     (500 InternalError), ``reset_ratio`` (connection dropped without an answer), ``failing_keys``
     (keys, or ``bucket/key``, answered with ``failing_key_error``; or a dict of them to their own
     error codes), ``failing_key_times`` (a failing key fails only its first N requests, then
-    recovers; 0, the default: it fails every time), ``latency_seconds`` (added to every S3 request)
-    and ``tagging_only`` (apply all of it only to ``?tagging`` requests).
+    recovers; 0, the default: it fails every time; or a dict of keys to their own N),
+    ``latency_seconds`` (added to every S3 request) and ``tagging_only`` (apply all of it only to
+    ``?tagging`` requests).
     """
 
     def __init__(self, *, seed: int | None = None) -> None:
@@ -81,7 +82,7 @@ class Faults:
         self._failing_keys: frozenset[str] = frozenset()
         self._failing_key_codes: dict[str, str] = {}
         self._failing_key_error = "AccessDenied"
-        self._failing_key_times = 0
+        self._failing_key_times: int | dict[str, int] = 0
         self._failures_per_key: dict[str, int] = {}
         self.tagging_only = False
 
@@ -139,15 +140,17 @@ class Faults:
             self._failures_per_key = {}
 
     @property
-    def failing_key_times(self) -> int:
+    def failing_key_times(self) -> int | dict[str, int]:
         return self._failing_key_times
 
     @failing_key_times.setter
-    def failing_key_times(self, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"Invalid failing_key_times {value!r}: it must be an integer >= 0.")
+    def failing_key_times(self, value: int | Mapping[str, int]) -> None:
+        values = list(value.values()) if isinstance(value, Mapping) else [value]
+        for times in values:
+            if isinstance(times, bool) or not isinstance(times, int) or times < 0:
+                raise ValueError(f"Invalid failing_key_times {value!r}: each must be an integer >= 0.")
         with self._lock:
-            self._failing_key_times = value
+            self._failing_key_times = dict(value) if isinstance(value, Mapping) else int(value)
             self._failures_per_key = {}
 
     @property
@@ -217,7 +220,9 @@ class Faults:
                 name = key if key in self._failing_keys else f"{bucket}/{key}"
             if name is not None and name in self._failing_keys:
                 failures = self._failures_per_key.get(name, 0)
-                if not self._failing_key_times or failures < self._failing_key_times:
+                times = self._failing_key_times
+                limit = times.get(name, 0) if isinstance(times, dict) else times
+                if not limit or failures < limit:
                     self._failures_per_key[name] = failures + 1
                     self._counters["failing_key"] += 1
                     code = self._failing_key_codes.get(name, self._failing_key_error)
