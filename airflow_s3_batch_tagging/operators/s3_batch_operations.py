@@ -372,8 +372,12 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                 return self.execute(context)
         if validate_redrive_count(self.redrive_failed_tasks):
             result = self._redrive(result, context, list(redrive_history or []))
+        judged = result
+        if len(result.get("job_ids") or ()) > 1:  # redriven: the message names every job
+            first, *others = result["job_ids"]
+            judged = {**result, "job_id": f"{first} (redriven by job {', '.join(others)})"}
         problem = job_result_problem(
-            result, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
+            judged, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
         )
         if problem:
             raise AirflowException(problem)

@@ -137,7 +137,9 @@ def test_failures_left_after_the_last_redrive_fail_the_task(
     jobs = _jobs(local_aws, description)
     assert len(jobs) == 3
     assert [len(job.results) for job in jobs] == [4, 1, 1]
-    assert "is Complete but 1 of 4 tasks failed" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert f"job {jobs[0].job_id} (redriven by job {jobs[1].job_id}, {jobs[2].job_id}) is Complete" in output
+    assert "but 1 of 4 tasks failed" in output
 
 
 class _CrashAfterRedriveJob(S3BatchPutObjectTaggingOperator):
