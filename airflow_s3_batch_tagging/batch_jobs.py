@@ -203,6 +203,36 @@ def successor_request_token(token: str, ended_job_id: str) -> str:
     return f"airflow-{digest[:48]}"
 
 
+def redrive_request_token(token: str, failed_job_id: str) -> str:
+    """The token of the job that reruns the failed tasks of ``failed_job_id`` (created with ``token``).
+
+    Derived like ``successor_request_token`` but apart from it, so a retried task's redrive returns the
+    redrive job its first try created, and a redrive never collides with a successor job.
+    """
+    digest = hashlib.sha256(f"redrive\x1f{token}\x1f{failed_job_id}".encode()).hexdigest()
+    return f"airflow-{digest[:48]}"
+
+
+def tagging_from_operation(
+    operation: Mapping[str, Any] | None, *, job_id: str
+) -> tuple[TaggingMode, TagSet | None]:
+    """The tagging mode and tag set of a described job's ``Operation`` (to create a job doing the same).
+
+    Raises ``S3TaggingInputError`` for a job that does not tag (``LambdaInvoke``, ``S3PutObjectCopy``, ...).
+    """
+    operation = operation or {}
+    if "S3PutObjectTagging" in operation:
+        tag_list = (operation["S3PutObjectTagging"] or {}).get("TagSet") or []
+        return TaggingMode.REPLACE, TagSet.from_boto(tag_list, context=f"the tags of job {job_id}")
+    if "S3DeleteObjectTagging" in operation:
+        return TaggingMode.DELETE, None
+    names = ", ".join(sorted(operation)) or "none"
+    raise S3TaggingInputError(
+        f"Cannot redrive job {job_id}: its operation ({names}) is not S3PutObjectTagging or "
+        "S3DeleteObjectTagging, the operations this provider runs."
+    )
+
+
 def kill_reason(try_number: int | None) -> str:
     """The ``StatusUpdateReason`` of a cancel made when try ``try_number`` of a task was killed."""
     return f"{KILL_REASON} (try {try_number})" if try_number else KILL_REASON

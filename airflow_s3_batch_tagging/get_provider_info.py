@@ -70,6 +70,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_s3_batch_tagging.operators.s3_object_tagging",
                     "airflow_s3_batch_tagging.operators.s3_batch_operations",
                     "airflow_s3_batch_tagging.operators.tagging_plan",
+                    "airflow_s3_batch_tagging.operators.s3_batch_redrive",
                 ],
             },
         ],

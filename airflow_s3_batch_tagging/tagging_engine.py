@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from airflow_s3_batch_tagging.conditions import TagCondition
     from airflow_s3_batch_tagging.objects import ObjectRef
+    from airflow_s3_batch_tagging.report_writer import DirectReportWriter
     from airflow_s3_batch_tagging.transports.base import Transport
     from airflow_s3_batch_tagging.undo import UndoLogWriter
 
@@ -51,6 +52,8 @@ DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_RETRY_BACKOFF = 0.1
 """Seconds: the first retry waits 0.05-0.1 s, each next one twice as long (at most 20 s)."""
 MAX_RETRY_DELAY = 20.0
+REPORT_FLUSH_BYTES = 1024 * 1024
+"""Completion report rows buffered before they are sent to S3."""
 
 # Outcome of one object, as a small int so the hot loop stays cheap.
 CHANGED, UNCHANGED, SKIPPED, FAILED = 0, 1, 2, 3
@@ -67,6 +70,8 @@ class ObjectFailure:
     ref: ObjectRef
     code: str
     message: str
+    http_status: int = 0
+    """S3's HTTP status; 0 when no answer came (a connection error) or the failure is local."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.ref.to_dict(), "code": self.code, "message": self.message[:300]}
@@ -153,14 +158,16 @@ class Progress:
 class _Failed(Exception):
     """An object's request failed for good; carries the code and the retries spent."""
 
-    def __init__(self, code: str, message: str, retries: int) -> None:
+    def __init__(self, code: str, message: str, retries: int, status: int = 0) -> None:
         super().__init__(message)
         self.code = code
         self.retries = retries
+        self.status = status
 
     def outcome(self, ref: ObjectRef, retries_before: int) -> _Planned:
         """The object's FAILED outcome, counting the retries spent before this request too."""
-        return FAILED, ref, ObjectFailure(ref, self.code, str(self)), retries_before + self.retries
+        failure = ObjectFailure(ref, self.code, str(self), self.status)
+        return FAILED, ref, failure, retries_before + self.retries
 
 
 _Planned = tuple[int, "ObjectRef", Any, int]
@@ -192,6 +199,8 @@ class TaggingEngine:
         the end.
     :param condition: touch only objects whose current tags match it (read first); the others are
         counted as ``skipped_by_condition``, never written and never in the undo log.
+    :param report: a ``report_writer.DirectReportWriter`` told every object's outcome as chunks finish
+        (flushed to S3 from a worker thread); the caller closes it.
     """
 
     def __init__(
@@ -212,7 +221,9 @@ class TaggingEngine:
         progress: Callable[[Progress], None] | None = None,
         progress_interval: float = 30.0,
         condition: TagCondition | None = None,
+        report: DirectReportWriter | None = None,
     ) -> None:
+        self.report = report
         if concurrency < 1:
             raise ValueError(f"Invalid concurrency {concurrency!r}: it must be at least 1.")
         if chunk_size < 1:
@@ -267,7 +278,7 @@ class TaggingEngine:
             except TransportError as err:
                 throttled = err.throttled
                 if not err.retryable or attempt + 1 >= self.max_attempts:
-                    raise _Failed(err.code, err.message, attempt) from None
+                    raise _Failed(err.code, err.message, attempt, err.status) from None
             else:
                 throttled = False
                 return answer, attempt
@@ -373,6 +384,8 @@ class TaggingEngine:
             retries += spent
             if outcome == FAILED:
                 result.record_failure(detail)
+            if self.report is not None:
+                self._report_outcome(outcome, _ref, detail)
         changed, unchanged, skipped, failed, skipped_by_condition = counts
         result.total += changed + unchanged + skipped + failed + skipped_by_condition
         result.changed += changed
@@ -384,6 +397,27 @@ class TaggingEngine:
             result.written += changed + unchanged
         result.requests = self.permits.answers
         result.throttled = self.permits.throttled
+
+    def _report_outcome(self, outcome: int, ref: ObjectRef, detail: Any) -> None:
+        """One row of the completion report: a failure with S3's status and code, else a success."""
+        assert self.report is not None
+        if outcome == FAILED:
+            # A failure without an answer (connection error) or a local one reads as AWS's 500 / 400.
+            status = detail.http_status or (400 if detail.code == "InvalidTag" else 500)
+            self.report.add(
+                ref, succeeded=False, http_status=status, code=detail.code, message=detail.message
+            )
+        else:
+            message = {
+                SKIPPED: "Skipped: tags unchanged",
+                SKIPPED_BY_CONDITION: "Skipped: current tags do not match the condition",
+            }.get(outcome, "")
+            self.report.add(ref, succeeded=True, http_status=200, message=message)
+
+    async def _flush_report(self) -> None:
+        """Send the report rows counted so far to S3, off the event loop, once enough are buffered."""
+        if self.report is not None and self.report.pending_bytes >= REPORT_FLUSH_BYTES:
+            await asyncio.to_thread(self.report.flush)
 
     def _report(self, result: TaggingResult, total: int | None, started: float) -> None:
         if self.progress is None:
@@ -425,11 +459,13 @@ class TaggingEngine:
                     pending.append(asyncio.ensure_future(self._map(self._write_one, planned)))
                 if len(pending) > 1:
                     self._count(result, await pending.popleft())
+                    await self._flush_report()
                     if time.monotonic() - last_report >= self.progress_interval:
                         self._report(result, total, started)
                         last_report = time.monotonic()
             while pending:
                 self._count(result, await pending.popleft())
+                await self._flush_report()
         finally:
             # On an error (or cancellation), stop the requests still in flight.
             for future in pending:

@@ -20,9 +20,9 @@ Measurement = Callable[..., dict[str, Any]]
 
 
 def _registry() -> dict[str, Measurement]:
-    from benchmarks import direct_bench, manifest_bench
+    from benchmarks import direct_bench, manifest_bench, redrive_bench
 
-    return {**manifest_bench.MEASUREMENTS, **direct_bench.MEASUREMENTS}
+    return {**manifest_bench.MEASUREMENTS, **direct_bench.MEASUREMENTS, **redrive_bench.MEASUREMENTS}
 
 
 def peak_rss_mb() -> float:

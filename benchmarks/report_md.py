@@ -72,6 +72,7 @@ def render(results: dict[str, Any]) -> str:
             out += _sweep({**results, "sweep": sweeps}, engine=swept)
     out += _manifest(results)
     out += _report(results)
+    out += _redrive(results)
     out += _plan(results)
     out += _cpu(results)
     out += _notes(results)
@@ -583,6 +584,37 @@ def _report(results: dict[str, Any]) -> list[str]:
         f"{_rate(figure, 'rows_per_second')} rows/s, peak RSS {figure.median('max_rss_mb'):.0f} MB.",
         "",
     ]
+
+
+def _redrive(results: dict[str, Any]) -> list[str]:
+    figures = results.get("redrive")
+    if not figures:
+        return []
+    out = [
+        "## 4b. Redrive manifest from a completion report",
+        "",
+        "`read_report_csv` (1 MiB chunks, as an S3 body is read) -> `write_redrive_manifest` "
+        "(`retryable_only`: SlowDown rows kept, AccessDenied rows counted and left) -> `StreamingUpload` "
+        "(8 MiB parts, to a sink that keeps no body). Peak RSS must not grow with the report.",
+        "",
+        "| failed rows | redriven | rows/s | seconds | manifest | parts | peak RSS |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for rows, figure in sorted(figures.items()):
+        run = figure.runs[0]
+        out.append(
+            f"| {_n(rows)} | {_n(run['redriven'])} | {_rate(figure, 'rows_per_second')} | "
+            f"{figure.median('seconds'):.1f} | {run['manifest_bytes'] / 2**20:.0f} MiB | {run['parts']} | "
+            f"{figure.median('max_rss_mb'):.0f} MB |"
+        )
+    smallest, largest = min(figures), max(figures)
+    growth = figures[largest].median("max_rss_mb") - figures[smallest].median("max_rss_mb")
+    out += [
+        "",
+        f"Peak RSS from {_n(smallest)} to {_n(largest)} rows: {growth:+.0f} MB.",
+        "",
+    ]
+    return out
 
 
 def _plan(results: dict[str, Any]) -> list[str]:

@@ -27,11 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks import direct_bench, manifest_bench
+from benchmarks import direct_bench, manifest_bench, redrive_bench
 from benchmarks.child import QuietWaiter, run_in_child
 from benchmarks.fake_s3 import FakeS3Process, load_test
 
-SECTIONS = ("server", "direct", "manifest", "report", "plan")
+SECTIONS = ("server", "direct", "manifest", "report", "redrive", "plan")
 CEILING_CONCURRENCY = 256
 """Requests in flight of the extra crt row at 50 ms (3,500/s there need 175)."""
 WRITE_CEILING = 3500.0
@@ -61,6 +61,7 @@ class Sizes:
     sweep_max_objects: int = 6_000
     manifest_keys: tuple[int, ...] = (1 * M, 10 * M)
     report_rows: int = 1 * M
+    redrive_rows: tuple[int, ...] = (1 * M, 10 * M)
     plan_keys: int = 10 * M
     plan_batch_size: int = 10_000
     load_seconds: float = 2.0
@@ -88,6 +89,7 @@ class Sizes:
             sweep_max_objects=1_500,
             manifest_keys=(100_000, 1 * M),
             report_rows=100_000,
+            redrive_rows=(100_000, 1 * M),
             plan_keys=1 * M,
             plan_batch_size=1_000,
             load_seconds=1.0,
@@ -455,6 +457,17 @@ def bench_report(sizes: Sizes, results: dict[str, Any], workdir: str) -> None:
     results["report"] = measure("report_parse", {"path": path, "expected": rows}, sizes.runs)
 
 
+def bench_redrive(sizes: Sizes, results: dict[str, Any], workdir: str) -> None:
+    figures: dict[int, Figure] = {}
+    for rows in sizes.redrive_rows:
+        path = os.path.join(workdir, f"failed-report-{rows}.csv")
+        redrive_bench.write_failed_report(path, rows)
+        print(f"Redrive manifest from a report of {rows:,} failed rows", flush=True)
+        figures[rows] = measure("redrive_manifest", {"path": path, "expected": rows}, sizes.runs)
+        os.remove(path)
+    results["redrive"] = figures
+
+
 # -- the machine -----------------------------------------------------------------------------------
 def machine() -> dict[str, str]:
     def version(name: str) -> str:
@@ -534,6 +547,8 @@ def main(argv: list[str] | None = None) -> None:
             bench_manifest(sizes, results, workdir)
         if "report" in sections:
             bench_report(sizes, results, workdir)
+        if "redrive" in sections:
+            bench_redrive(sizes, results, workdir)
         if "plan" in sections:
             bench_plan(sizes, results, workdir)
     results["elapsed_seconds"] = time.monotonic() - started

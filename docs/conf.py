@@ -36,7 +36,7 @@ extensions = [
 ]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "changelog-entries"]
+exclude_patterns = ["_build"]
 
 myst_enable_extensions = ["colon_fence", "deflist"]
 # Anchors for headings down to ###, so pages can link to a section: [text](batch-path.md#iam).

@@ -12,7 +12,7 @@ import itertools
 import tempfile
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.utils import trim_none_values
@@ -29,6 +29,7 @@ from airflow_s3_batch_tagging.batch_jobs import (
     job_report_location,
     job_tags_to_boto,
     resolve_manifest_format,
+    tagging_from_operation,
     tagging_operation,
     validate_client_request_token,
     validate_description,
@@ -46,18 +47,21 @@ from airflow_s3_batch_tagging.manifest import (
     write_csv_manifest,
 )
 from airflow_s3_batch_tagging.objects import S3Location, bucket_from_arn, split_s3_uri
+from airflow_s3_batch_tagging.redrive import RedriveCounts, redrive_manifest_key, write_redrive_manifest
 from airflow_s3_batch_tagging.report import (
     DEFAULT_FIRST_FAILURES,
     CompletionReportManifest,
+    ReportRow,
     ReportSummary,
     read_report_csv,
     report_job_prefix,
     report_manifest_key,
 )
 from airflow_s3_batch_tagging.s3_errors import error_code, http_status, is_not_found
+from airflow_s3_batch_tagging.s3_streams import StreamingUpload
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3control import S3ControlClient
@@ -439,3 +443,162 @@ class S3BatchOperationsHook(AwsBaseHook):
             "report_location": report_location,
             "report_summary": summary.to_dict() if summary is not None else None,
         }
+
+    # -- redrive --------------------------------------------------------------------------------
+
+    def report_manifest_uri(self, job: Mapping[str, Any]) -> str | None:
+        """The ``s3://`` URI of a described job's report ``manifest.json``; None without a report."""
+        location = job_report_location(job)
+        if location is None:
+            return None
+        return f"s3://{location.bucket}/{report_manifest_key(location, job['JobId'])}"
+
+    def iter_report_rows(self, report_manifest: str, *, failed_only: bool = True) -> Iterator[ReportRow]:
+        """
+        Stream the rows of a completion report from its ``manifest.json`` (``s3://`` URI).
+
+        Result files are read one at a time, in chunks, each in the order the manifest lists them;
+        with ``failed_only`` only the files of failed tasks. The same reader serves a Batch
+        Operations job's report and the direct path's.
+        """
+        bucket, key = split_s3_uri(report_manifest, what="completion report manifest")
+        try:
+            body = self.s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as err:
+            if is_not_found(err):
+                raise ManifestError(f"There is no completion report at {report_manifest}.") from None
+            raise
+        manifest = CompletionReportManifest.from_json(body, source=report_manifest)
+        for result in manifest.failed_results if failed_only else manifest.results:
+            result_bucket = bucket_from_arn(result.bucket) if result.bucket else bucket
+            stream = self.s3_client.get_object(Bucket=result_bucket, Key=result.key)["Body"]
+            try:
+                yield from read_report_csv(
+                    stream.iter_chunks(_REPORT_CHUNK_BYTES), source=f"s3://{result_bucket}/{result.key}"
+                )
+            finally:
+                stream.close()
+
+    def write_redrive_manifest(
+        self,
+        report_manifest: str,
+        location: S3Location,
+        key: str,
+        *,
+        retryable_only: bool = False,
+        retryable_error_codes: frozenset[str] | None = None,
+    ) -> tuple[dict[str, Any] | None, RedriveCounts]:
+        """
+        Write the failed tasks of a completion report as a CSV manifest at ``s3://{location.bucket}/{key}``.
+
+        Streamed from the report's result files into a multipart upload: memory stays flat however
+        many tasks failed. Returns the ``Manifest`` argument of ``CreateJob`` (None, and nothing
+        written, when no task is to be redriven) and the counts.
+        """
+        with StreamingUpload(self.s3_client, location.bucket, key) as upload:
+            counts = write_redrive_manifest(
+                self.iter_report_rows(report_manifest),
+                cast("IO[bytes]", upload),
+                retryable_only=retryable_only,
+                retryable_error_codes=retryable_error_codes,
+            )
+            if not counts.redriven:
+                upload.abort()
+        if not counts.redriven:
+            self.log.info(
+                "Nothing to redrive from %s: %s failed tasks, %s not retryable (%s).",
+                report_manifest,
+                counts.failed,
+                counts.left,
+                counts.left_by_code or "none",
+            )
+            return None, counts
+        self.log.info(
+            "Wrote a redrive manifest of %s failed tasks to %s in %s part(s); %s failed tasks left out as "
+            "not retryable: %s",
+            counts.redriven,
+            upload.uri,
+            upload.parts or 1,
+            counts.left,
+            counts.left_by_code or "none",
+        )
+        manifest = {
+            "Spec": {"Format": CSV_MANIFEST_FORMAT, "Fields": counts.fields},
+            "Location": {"ObjectArn": self._object_arn(location.bucket, key), "ETag": upload.etag},
+        }
+        return manifest, counts
+
+    def redrive_job(
+        self,
+        job_id: str,
+        *,
+        client_request_token: str,
+        manifest_location: S3Location | None = None,
+        retryable_only: bool = False,
+        retryable_error_codes: frozenset[str] | None = None,
+        role_arn: str | None = None,
+        priority: int | None = None,
+        report: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> tuple[str | None, RedriveCounts]:
+        """
+        Create a job rerunning the failed tasks of the finished job ``job_id``; return its id and counts.
+
+        The new job does what ``job_id`` did (its ``Operation``), with its role, priority and report
+        settings unless given, on a manifest of the failed tasks of its completion report, written
+        below ``manifest_location`` (default: the report's own prefix). The same
+        ``client_request_token`` returns the job already created, so a retried task makes no second
+        one. Returns ``(None, counts)`` when no task is to be redriven.
+        """
+        job = self.describe_job(job_id)
+        status = job.get("Status")
+        if status not in (*JOB_SUCCESS_STATES, *JOB_FAILURE_STATES):
+            raise S3TaggingInputError(
+                f"Cannot redrive S3 Batch Operations job {job_id}: it is {status}, not finished. Wait for "
+                "it to end first (for example with S3BatchJobSensor)."
+            )
+        mode, tags = tagging_from_operation(job.get("Operation"), job_id=job_id)
+        report_manifest = self.report_manifest_uri(job)
+        if report_manifest is None:
+            raise S3TaggingInputError(
+                f"Cannot redrive S3 Batch Operations job {job_id}: it wrote no completion report, which "
+                "is where its failed tasks are listed."
+            )
+        if status != "Complete":
+            self.log.warning(
+                "Job %s ended %s: only the failed tasks in its report are redriven; tasks that never ran "
+                "are not in the report.",
+                job_id,
+                status,
+            )
+        location = manifest_location or job_report_location(job)
+        if location is None:  # pragma: no cover - a report location exists when the report does
+            raise S3TaggingInputError(f"No location for the redrive manifest of job {job_id}.")
+        manifest, counts = self.write_redrive_manifest(
+            report_manifest,
+            location,
+            redrive_manifest_key(location, job_id),
+            retryable_only=retryable_only,
+            retryable_error_codes=retryable_error_codes,
+        )
+        if manifest is None:
+            return None, counts
+        original_report = job.get("Report") or {"Enabled": False}
+        new_job_id = self.create_tagging_job(
+            mode=mode,
+            tags=tags,
+            role_arn=role_arn or str(job.get("RoleArn")),
+            client_request_token=client_request_token,
+            report=dict(report) if report is not None else dict(original_report),
+            manifest=manifest,
+            priority=int(priority if priority is not None else job.get("Priority", 10)),
+            description=description or f"Redrive of the failed tasks of job {job_id}",
+        )
+        self.log.info(
+            "Created S3 Batch Operations job %s to redrive %s failed tasks of job %s (request token %s)",
+            new_job_id,
+            counts.redriven,
+            job_id,
+            client_request_token,
+        )
+        return new_job_id, counts

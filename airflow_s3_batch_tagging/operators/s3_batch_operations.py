@@ -22,16 +22,26 @@ from airflow_s3_batch_tagging.batch_jobs import (
     JOB_FAILURE_STATES,
     BatchJobSpec,
     deferral_timeout,
+    job_report_location,
     job_request_token,
     job_result_log_args,
     job_result_problem,
     kill_reason,
     killed_by_earlier_try,
+    redrive_request_token,
     successor_request_token,
 )
+from airflow_s3_batch_tagging.errors import S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
 from airflow_s3_batch_tagging.lineage import object_locations
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
+from airflow_s3_batch_tagging.objects import S3Location
+from airflow_s3_batch_tagging.redrive import (
+    combine_job_results,
+    redrive_manifest_key,
+    validate_redrive_count,
+    validate_retryable_error_codes,
+)
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES
 from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
 from airflow_s3_batch_tagging.triggers.s3_batch_operations import (
@@ -52,6 +62,8 @@ __all__ = [
     "S3BatchPutObjectTaggingOperator",
 ]
 
+REDRIVE_HISTORY_XCOM_KEY = "s3_batch_redrive_history"
+"""XCom key of the jobs a deferred redriving task ran before the one it waits for."""
 # A retried task whose job ended Failed or Cancelled starts a successor; this bounds the chain.
 MAX_SUCCESSOR_JOBS = 20
 CREATION_TIME_SLACK = timedelta(seconds=1)
@@ -77,6 +89,8 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         "report_location",
         "report_scope",
         "expected_bucket_owner",
+        "redrive_failed_tasks",
+        "retryable_error_codes",
     )
     template_fields_renderers = {"manifest_generator": "json", "job_tags": "json", "objects": "json"}
     operator_extra_links = (S3BatchJobLink(),)
@@ -109,9 +123,15 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         cancel_on_kill: bool = True,
         first_failures: int = DEFAULT_FIRST_FAILURES,
         expected_bucket_owner: str | None = None,
+        redrive_failed_tasks: int = 0,
+        retryable_only: bool = False,
+        retryable_error_codes: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.redrive_failed_tasks = redrive_failed_tasks
+        self.retryable_only = retryable_only
+        self.retryable_error_codes = retryable_error_codes
         self.role_arn = role_arn
         self.objects = objects
         self.bucket = bucket
@@ -182,6 +202,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = self._spec()  # before the hook is built: bad input fails without touching AWS
+        self._check_redrive_settings()
         partition = self.hook.conn_partition  # the bucket ARNs of China, GovCloud, ...
         ti = context["ti"]
         self._try_number = _try_number(context)
@@ -243,12 +264,13 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         else:
             # AWS reports CreationTime to the second or millisecond, and clocks differ a little.
             try_started -= CREATION_TIME_SLACK
+        confirmation_required = job.pop("confirmation_required", self.confirmation_required)
         for _ in range(MAX_SUCCESSOR_JOBS):
             job_id = self.hook.create_tagging_job(
                 mode=self.mode,
                 client_request_token=token,
                 role_arn=self.role_arn,
-                confirmation_required=self.confirmation_required,
+                confirmation_required=confirmation_required,
                 description=self.description,
                 job_tags=self.job_tags,
                 **job,
@@ -295,6 +317,9 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         if not self.wait_for_completion:
             return self.hook.job_result(job_id, max_failures=self.first_failures)
         if self.deferrable:
+            if validate_redrive_count(self.redrive_failed_tasks):
+                # The first job: no redrive before it (read back when the task resumes).
+                context["ti"].xcom_push(key=REDRIVE_HISTORY_XCOM_KEY, value=[])
             self._defer(job_id, WAIT_FOR_COMPLETION, "execute_complete")
         # Failed or Cancelled end the wait in error; the result below carries AWS's reasons.
         with contextlib.suppress(WaiterTerminalFailure):
@@ -324,7 +349,9 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
             method_name=method_name,
         )
 
-    def _finish(self, job_id: str, context: Context) -> dict[str, Any]:
+    def _finish(
+        self, job_id: str, context: Context, redrive_history: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         result = self.hook.job_result(job_id, max_failures=self.first_failures)
         self.log.info(*job_result_log_args(result))
         if result["status"] in JOB_FAILURE_STATES:
@@ -340,8 +367,14 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                     killer,
                 )
                 return self.execute(context)
+        if validate_redrive_count(self.redrive_failed_tasks):
+            result = self._redrive(result, context, list(redrive_history or []))
+        judged = result
+        if len(result.get("job_ids") or ()) > 1:  # redriven: the message names every job
+            first, *others = result["job_ids"]
+            judged = {**result, "job_id": f"{first} (redriven by job {', '.join(others)})"}
         problem = job_result_problem(
-            result, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
+            judged, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
         )
         if problem:
             raise AirflowException(problem)
@@ -379,7 +412,122 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
                     f"Error while waiting for S3 Batch Operations job {job_id} (status {status}): "
                     f"{validated.get('message')}"
                 )
-        return self._finish(job_id, context)
+        return self._finish(job_id, context, self._redrive_history(context))
+
+    # -- redrive ------------------------------------------------------------------------------
+
+    def _check_redrive_settings(self) -> None:
+        """Redrive needs the job's report and its end: checked before any request."""
+        if not validate_redrive_count(self.redrive_failed_tasks):
+            return
+        validate_retryable_error_codes(self.retryable_error_codes)
+        if not self.report_enabled:
+            raise S3TaggingInputError(
+                "redrive_failed_tasks needs the job's completion report, which lists the failed tasks: "
+                "leave report_enabled=True."
+            )
+        if not self.wait_for_completion:
+            raise S3TaggingInputError(
+                "redrive_failed_tasks needs wait_for_completion=True: failed tasks are known only once "
+                "the job has ended."
+            )
+
+    def _redrive(
+        self, result: dict[str, Any], context: Context, history: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Redrive the failed tasks of the job that just ended, up to ``redrive_failed_tasks`` times.
+
+        ``history`` holds the earlier jobs of this task (``{"result", "redrive"}``). Each redrive job's
+        token derives from the task's token and the job it redrives, so a retried task reattaches to
+        the redrive jobs its earlier tries created. Deferrable: defers again for each redrive job and
+        resumes here with the history. Returns the combined result of every job.
+        """
+        allowed = validate_redrive_count(self.redrive_failed_tasks)
+        codes = validate_retryable_error_codes(self.retryable_error_codes)
+        while True:
+            redrives = [entry["redrive"] for entry in history]
+            results = [entry["result"] for entry in history] + [result]
+            if (
+                len(history) >= allowed
+                or result["status"] != "Complete"
+                or not result["tasks_failed"]
+                or not result.get("report_location")
+            ):
+                return combine_job_results(results, redrives)
+            job_id = result["job_id"]
+            self.log.info(
+                "Redriving the %s failed tasks of S3 Batch Operations job %s (redrive %s of at most %s)",
+                result["tasks_failed"],
+                job_id,
+                len(history) + 1,
+                allowed,
+            )
+            described = self.hook.describe_job(job_id)
+            report_manifest = self.hook.report_manifest_uri(described)
+            location = self._redrive_manifest_location(described)
+            manifest, counts = self.hook.write_redrive_manifest(
+                str(report_manifest),
+                location,
+                redrive_manifest_key(location, job_id),
+                retryable_only=bool(self.retryable_only),
+                retryable_error_codes=codes,
+            )
+            if manifest is None:
+                return combine_job_results(results, [*redrives, counts.to_dict()])
+            history.append({"result": _small_result(result), "redrive": counts.to_dict()})
+            ti = context["ti"]
+            token = redrive_request_token(
+                job_request_token(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1)), job_id
+            )
+            spec = self._spec()
+            partition = self.hook.conn_partition
+            new_job_id = self._create_or_reattach(
+                context,
+                token,
+                tags=spec.tags,
+                report=spec.report(partition),
+                manifest=manifest,
+                manifest_generator=None,
+                priority=spec.priority,
+                confirmation_required=False,
+            )
+            self._job_id = new_job_id
+            self.log.info(
+                "S3 Batch Operations job %s redrives %s failed tasks of job %s",
+                new_job_id,
+                counts.redriven,
+                job_id,
+            )
+            if self.deferrable:
+                # Kept in XCom, which a resumed task keeps (the deferral's kwargs are not kept by
+                # dag.test()); a new try starts without it and reattaches job by job.
+                context["ti"].xcom_push(key=REDRIVE_HISTORY_XCOM_KEY, value=history)
+                self._defer(new_job_id, WAIT_FOR_COMPLETION, "execute_complete")
+            with contextlib.suppress(WaiterTerminalFailure):
+                self.hook.wait_for_job(
+                    new_job_id, waiter_delay=self.waiter_delay, waiter_max_attempts=self.waiter_max_attempts
+                )
+            result = self.hook.job_result(new_job_id, max_failures=self.first_failures)
+            self.log.info(*job_result_log_args(result))
+
+    def _redrive_history(self, context: Context) -> list[dict[str, Any]]:
+        """The jobs before the one a resumed task waited for, when it was a redrive job."""
+        if not validate_redrive_count(self.redrive_failed_tasks):
+            return []
+        ti = context["ti"]
+        history = ti.xcom_pull(
+            task_ids=ti.task_id, key=REDRIVE_HISTORY_XCOM_KEY, map_indexes=getattr(ti, "map_index", -1)
+        )
+        return list(history or [])
+
+    def _redrive_manifest_location(self, job: Mapping[str, Any]) -> S3Location:
+        """Where redrive manifests go: ``manifest_location`` when given, else the job's report prefix."""
+        if self.manifest_location is not None:
+            return S3Location.from_uri(str(self.manifest_location), what="manifest_location")
+        location = job_report_location(job)
+        if location is None:  # pragma: no cover - checked: redrive needs the report
+            raise S3TaggingInputError("redrive_failed_tasks needs the job's completion report.")
+        return location
 
     def on_kill(self) -> None:
         """Cancel the job this task created when ``cancel_on_kill`` is set."""
@@ -452,6 +600,14 @@ class S3BatchPutObjectTaggingOperator(_S3BatchTaggingOperator):
         The task fails when failures exceed both ``max_failed_tasks`` and ``max_failure_ratio``.
     :param cancel_on_kill: Cancel the job when the task is killed (default True).
     :param first_failures: How many failed objects the result lists (default 10).
+    :param redrive_failed_tasks: Rerun the failed tasks of a ``Complete`` job up to this many times, each
+        in a new job made from the completion report, before the failure tolerance is judged on what
+        is still failing (default 0). The result then counts every job (``job_ids``, ``jobs``).
+        (templated)
+    :param retryable_only: Redrive only tasks whose error may pass on another try (``SlowDown``,
+        ``InternalError``, ``ServiceUnavailable``, HTTP 5xx, ...; see ``redrive``) (default False).
+    :param retryable_error_codes: The error codes (or HTTP statuses) ``retryable_only`` redrives,
+        replacing the default list. (templated)
     :param expected_bucket_owner: Account id sent as ``ExpectedBucketOwner`` on the operator's own S3
         requests (manifest upload and reads, completion report reads) and, unless the generator sets
         one, as the manifest generator's ``ExpectedBucketOwner`` of its source bucket. The job's
@@ -485,6 +641,11 @@ class S3BatchDeleteObjectTaggingOperator(_S3BatchTaggingOperator):
     """
 
     mode = TaggingMode.DELETE
+
+
+def _small_result(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's result without its report summary: what a redrive keeps of the jobs before the last."""
+    return {name: value for name, value in result.items() if name != "report_summary"}
 
 
 def _try_number(context: Context) -> int | None:

@@ -11,6 +11,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, task
 
 from airflow_s3_batch_tagging.accounts import validate_expected_bucket_owner
+from airflow_s3_batch_tagging.batch_jobs import validate_report_scope
 from airflow_s3_batch_tagging.conditions import TagCondition
 from airflow_s3_batch_tagging.errors import InvalidObjectRefError, InvalidTagError, S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.s3_object_tagging import (
@@ -32,6 +33,7 @@ from airflow_s3_batch_tagging.report import (
     intolerable_failures_message,
     validate_failure_tolerance,
 )
+from airflow_s3_batch_tagging.report_writer import DirectReportWriter, direct_report_job_id
 from airflow_s3_batch_tagging.tagging_engine import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_CONCURRENCY,
@@ -86,9 +88,13 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
         progress_interval: float = 30.0,
         only_if_tags: Any = None,
         unless_tag_keys: Any = None,
+        report_location: str | None = None,
+        report_scope: str = "FailedTasksOnly",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.report_location = report_location
+        self.report_scope = report_scope
         self.expected_bucket_owner = expected_bucket_owner
         self.concurrency = concurrency
         self.skip_unchanged = skip_unchanged
@@ -122,6 +128,9 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
             self.max_failed_objects, self.max_failure_ratio, count_name="max_failed_objects"
         )
         validate_expected_bucket_owner(self.expected_bucket_owner)
+        if self.report_location is not None:
+            S3Location.from_uri(self.report_location, what="report_location")
+        validate_report_scope(self.report_scope)
         return dry_run, skip_unchanged
 
     def _condition(self) -> TagCondition | None:
@@ -134,6 +143,56 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
             )
         return condition
 
+    def _open_report(self, context: Context, dry_run: bool) -> DirectReportWriter | None:
+        """The completion report of this try, when ``report_location`` is set (none in a dry run)."""
+        if self.report_location is None:
+            return None
+        if dry_run:
+            self.log.info("Dry run: no completion report is written to %s.", self.report_location)
+            return None
+        ti = context["ti"]
+        job_id = direct_report_job_id(
+            ti.dag_id,
+            ti.task_id,
+            ti.run_id,
+            getattr(ti, "map_index", -1),
+            getattr(ti, "try_number", 1) or 1,
+        )
+        writer = DirectReportWriter(
+            self.hook.conn,
+            S3Location.from_uri(self.report_location, what="report_location"),
+            job_id,
+            scope=self.report_scope,
+        )
+        self.log.info("Writing the completion report (%s) to %s", self.report_scope, writer.uri)
+        return writer
+
+    def _close_report(self, writer: DirectReportWriter | None) -> dict[str, Any]:
+        """Finish the report; its location for the result (empty without a report)."""
+        if writer is None:
+            return {}
+        manifest = writer.close()
+        self.log.info(
+            "Completion report: %s (%s failed, %s succeeded objects)",
+            manifest,
+            writer.counts["failed"],
+            writer.counts["succeeded"],
+        )
+        return {"report_location": writer.uri, "report_manifest": manifest}
+
+    def _tag_with_report(
+        self, context: Context, items: Any, **options: Any
+    ) -> tuple[TaggingResult, dict[str, Any]]:
+        """``hook.tag_objects`` with this try's completion report written on the way."""
+        writer = self._open_report(context, bool(options.get("dry_run")))
+        try:
+            result = self.hook.tag_objects(items, report=writer, **options)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        return result, self._close_report(writer)
+
     def _log_progress(self, progress: Progress) -> None:
         self.log.info(
             "Tagging progress: %s/%s objects done (%.1f objects/s; requests in flight allowed: %s, "
@@ -145,7 +204,9 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
             progress.throttled_share * 100,
         )
 
-    def _finish(self, result: TaggingResult, context: Context) -> dict[str, Any]:
+    def _finish(
+        self, result: TaggingResult, context: Context, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Log the outcome and return the result; fail the task when failures exceed the tolerance.
 
         A failed task still leaves its result in XCom (``return_value``) for a person or a
@@ -172,7 +233,7 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
             for failure in result.first_failures:
                 self.log.warning("Failed: %s", failure.describe())
         self._lineage_result = result
-        summary = result.to_dict()
+        summary = {**result.to_dict(), **(extra or {})}
         if not failures_tolerated(
             result.failed,
             result.total,
@@ -192,6 +253,11 @@ class _DirectTaggingOperator(AwsBaseOperator[S3ObjectTaggingHook]):
                     },
                     failures_by_code=result.failures_by_code,
                     first_failures=[failure.describe() for failure in result.first_failures],
+                )
+                + (
+                    f" Every failed object: {summary['report_manifest']}"
+                    if summary.get("report_manifest")
+                    else ""
                 )
             )
         return summary
@@ -235,6 +301,11 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
         thread pool over one boto3 client; use it under moto's in-process ``mock_aws``).
     :param chunk_size: objects per chunk: the unit of the undo log.
     :param progress_interval: seconds between progress log lines.
+    :param report_location: an ``s3://bucket/prefix`` below which every failed object (with
+        ``report_scope="AllTasks"`` every object) is written as the task runs, in the layout of an S3
+        Batch Operations completion report (``job-{id}/manifest.json`` and result CSVs), so the
+        redrive and the report reader serve it too. Not written in a dry run. (templated)
+    :param report_scope: ``FailedTasksOnly`` (default) or ``AllTasks``. (templated)
     :param aws_conn_id: The Airflow connection used for AWS credentials.
     :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
     :param verify: Whether or not to verify SSL certificates.
@@ -242,7 +313,8 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
     :return: a small dict: ``total``, ``changed``, ``unchanged``, ``skipped``, ``skipped_by_condition``,
         ``failed``, ``written``, ``retries``, ``requests``, ``throttled``, ``transport``,
         ``failures_by_code``, ``first_failures`` (at most 10), ``undo_log``, ``undo_log_parts``, ``dry_run``,
-        ``elapsed_seconds``, ``objects_per_second``.
+        ``elapsed_seconds``, ``objects_per_second``; with a report, ``report_location`` and
+        ``report_manifest``.
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -256,6 +328,8 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
         "undo_log",
         "only_if_tags",
         "unless_tag_keys",
+        "report_location",
+        "report_scope",
     )
     template_fields_renderers = {"objects": "json", "tags": "json", "only_if_tags": "json"}
 
@@ -367,7 +441,8 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
             skip_unchanged,
             undo_writer.uri if undo_writer else "none",
         )
-        result = self.hook.tag_objects(
+        result, report = self._tag_with_report(
+            context,
             items,
             total=len(items),
             tags=tags,
@@ -381,7 +456,7 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
             progress_interval=self.progress_interval,
             condition=condition,
         )
-        return self._finish(result, context)
+        return self._finish(result, context, report)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Implement _on_complete: a batch reference resolves to objects only in ``execute``."""
@@ -449,6 +524,8 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
         (AWS's Common Runtime, the least CPU per object; needs the ``crt`` extra) or ``threads`` (a
         thread pool over one boto3 client; use it under moto's in-process ``mock_aws``).
     :param progress_interval: seconds between progress log lines.
+    :param report_location: as :class:`S3PutObjectTaggingOperator`'s. (templated)
+    :param report_scope: ``FailedTasksOnly`` (default) or ``AllTasks``. (templated)
     :param aws_conn_id: The Airflow connection used for AWS credentials.
     :param region_name: AWS region_name. If not specified then the default boto3 behaviour is used.
     :param verify: Whether or not to verify SSL certificates.
@@ -457,7 +534,14 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
     """
 
     template_fields: Sequence[str] = aws_template_fields(
-        "undo_log", "expected_bucket_owner", "skip_unchanged", "dry_run", "only_if_tags", "unless_tag_keys"
+        "undo_log",
+        "expected_bucket_owner",
+        "skip_unchanged",
+        "dry_run",
+        "only_if_tags",
+        "unless_tag_keys",
+        "report_location",
+        "report_scope",
     )
     template_fields_renderers = {"only_if_tags": "json"}
 
@@ -482,7 +566,8 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
         self.log.info(
             "Restoring the original tags of %s objects from %s.", len(items), ", ".join(map(str, locations))
         )
-        result = self.hook.tag_objects(
+        result, report = self._tag_with_report(
+            context,
             items,
             total=len(items),
             mode=TaggingMode.REPLACE,
@@ -493,7 +578,7 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
             progress_interval=self.progress_interval,
             condition=condition,
         )
-        return self._finish(result, context)
+        return self._finish(result, context, report)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Implement _on_complete: the objects are known once the undo log was read in ``execute``."""

@@ -13,7 +13,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
@@ -63,8 +63,11 @@ class Faults:
 
     Attributes, settable at any time: ``slowdown_ratio`` (503 SlowDown), ``error_500_ratio``
     (500 InternalError), ``reset_ratio`` (connection dropped without an answer), ``failing_keys``
-    (keys, or ``bucket/key``, answered with ``failing_key_error``), ``latency_seconds`` (added to
-    every S3 request) and ``tagging_only`` (apply all of it only to ``?tagging`` requests).
+    (keys, or ``bucket/key``, answered with ``failing_key_error``; or a dict of them to their own
+    error codes), ``failing_key_times`` (a failing key fails only its first N requests, then
+    recovers; 0, the default: it fails every time; or a dict of keys to their own N),
+    ``latency_seconds`` (added to every S3 request) and ``tagging_only`` (apply all of it only to
+    ``?tagging`` requests).
 
     :param seed: seed of the random choices (None: not repeatable).
     """
@@ -78,7 +81,10 @@ class Faults:
         self._reset_ratio = 0.0
         self._latency_seconds = 0.0
         self._failing_keys: frozenset[str] = frozenset()
+        self._failing_key_codes: dict[str, str] = {}
         self._failing_key_error = "AccessDenied"
+        self._failing_key_times: int | dict[str, int] = 0
+        self._failures_per_key: dict[str, int] = {}
         self.tagging_only = False
 
     @property
@@ -120,10 +126,33 @@ class Faults:
         return self._failing_keys
 
     @failing_keys.setter
-    def failing_keys(self, keys: Iterable[str]) -> None:
+    def failing_keys(self, keys: Iterable[str] | Mapping[str, str]) -> None:
         if isinstance(keys, str):
             raise ValueError(f"Invalid failing_keys {keys!r}: give a set of keys, not one string.")
-        self._failing_keys = frozenset(keys)
+        codes = dict(keys) if isinstance(keys, Mapping) else {}
+        for code in codes.values():
+            if code not in S3_ERRORS:
+                raise ValueError(
+                    f"Invalid failing_keys code {code!r}: choose one of {', '.join(sorted(S3_ERRORS))}."
+                )
+        with self._lock:
+            self._failing_keys = frozenset(keys)
+            self._failing_key_codes = codes
+            self._failures_per_key = {}
+
+    @property
+    def failing_key_times(self) -> int | dict[str, int]:
+        return self._failing_key_times
+
+    @failing_key_times.setter
+    def failing_key_times(self, value: int | Mapping[str, int]) -> None:
+        values = list(value.values()) if isinstance(value, Mapping) else [value]
+        for times in values:
+            if isinstance(times, bool) or not isinstance(times, int) or times < 0:
+                raise ValueError(f"Invalid failing_key_times {value!r}: each must be an integer >= 0.")
+        with self._lock:
+            self._failing_key_times = dict(value) if isinstance(value, Mapping) else int(value)
+            self._failures_per_key = {}
 
     @property
     def failing_key_error(self) -> str:
@@ -187,14 +216,18 @@ class Faults:
             self._counters["requests"] += 1
             if self.tagging_only and not is_tagging:
                 return None
-            if (
-                key
-                and self._failing_keys
-                and (key in self._failing_keys or f"{bucket}/{key}" in self._failing_keys)
-            ):
-                self._counters["failing_key"] += 1
-                code = self._failing_key_error
-                return InjectedFault("failing_key", code, S3_ERRORS[code][0])
+            name = None
+            if key and self._failing_keys:
+                name = key if key in self._failing_keys else f"{bucket}/{key}"
+            if name is not None and name in self._failing_keys:
+                failures = self._failures_per_key.get(name, 0)
+                times = self._failing_key_times
+                limit = times.get(name, 0) if isinstance(times, dict) else times
+                if not limit or failures < limit:
+                    self._failures_per_key[name] = failures + 1
+                    self._counters["failing_key"] += 1
+                    code = self._failing_key_codes.get(name, self._failing_key_error)
+                    return InjectedFault("failing_key", code, S3_ERRORS[code][0])
             draw = self._rng.random()
             threshold = self._reset_ratio
             if draw < threshold:
@@ -222,6 +255,7 @@ _DEFAULTS: dict[str, Any] = {
     "latency_seconds": 0.0,
     "failing_keys": frozenset(),
     "failing_key_error": "AccessDenied",
+    "failing_key_times": 0,
     "tagging_only": False,
 }
 _SETTINGS = tuple(_DEFAULTS)

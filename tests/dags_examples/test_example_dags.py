@@ -30,6 +30,7 @@ DAG_IDS = {
     "example_s3_priced_plan",
     "example_s3_asset_retagging",
     "example_s3_asset_consumer",
+    "example_s3_redrive_failed_tasks",
 }
 
 
@@ -333,6 +334,39 @@ def test_conditional_retiers_only_matching_and_restores_them(
     assert restored.state == "success"
     assert _return_value(restored, "restore")["changed"] == 12
     assert {key: _tags(s3, data, key) for key in before} == before
+
+
+@pytest.mark.e2e
+def test_redrive_reruns_failures_of_both_paths(
+    run_dag: Callable[..., Any], examples: dict[str, Any], local_aws: Any, aws_faults: Any
+) -> None:
+    s3, data = examples["s3"], examples["data"]
+    batch = [f"redrive/batch/{name}" for name in ("a.parquet", "b b+c.parquet", "c.parquet")]
+    direct = [f"redrive/direct/{name}" for name in ("x.csv", "y y+z.csv", "z.csv")]
+    for key in batch + direct:
+        _put(s3, data, key, {"tier": "hot"})
+    # The batch key fails one job's 6 tries (SlowDown), the direct key its first read (AccessDenied).
+    aws_faults.configure(
+        failing_keys={batch[1]: "SlowDown", direct[1]: "AccessDenied"},
+        failing_key_times={batch[1]: 6, direct[1]: 1},
+        tagging_only=True,
+    )
+
+    run = run_dag(examples["dags"]["example_s3_redrive_failed_tasks"], logical_date=_date(3, 9))
+
+    assert run.state == "success"
+    aws_faults.clear()
+    for key in batch + direct:
+        assert _tags(s3, data, key) == {"tier": "cold"}, key
+    job = _return_value(run, "retag_with_batch_job")
+    assert (job["tasks_total"], job["tasks_succeeded"], job["tasks_failed"], job["redrives"]) == (3, 3, 0, 1)
+    assert [(item["tasks_total"], item["tasks_failed"]) for item in job["jobs"]] == [(3, 1), (1, 0)]
+    tagged = _return_value(run, "retag_directly")
+    assert (tagged["total"], tagged["failed"]) == (3, 1)
+    assert tagged["report_manifest"].endswith("/manifest.json")
+    rerun = [ti for ti in run.get_task_instances() if ti.task_id == "rerun_failed"]
+    assert [ti.state for ti in rerun] == ["success"]
+    assert rerun[0].xcom_pull(task_ids="rerun_failed", map_indexes=0)["changed"] == 1
 
 
 # -- runs without a logical date (Airflow 3's UI/CLI/REST trigger default) ---------------------------
