@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
@@ -20,6 +19,7 @@ from airflow.providers.common.compat.sdk import AirflowException, conf, get_curr
 
 from airflow_s3_batch_tagging.batch_jobs import (
     JOB_FAILURE_STATES,
+    deferral_timeout,
     job_request_token,
     job_result_log_args,
     job_result_problem,
@@ -39,7 +39,6 @@ from airflow_s3_batch_tagging.triggers.s3_batch_operations import WAIT_FOR_COMPL
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-DEFER_TIMEOUT_MARGIN = timedelta(seconds=60)
 REDRIVE_XCOM_KEY = "s3_batch_redrive"
 """XCom key of which job was redriven and the counts of its failed tasks (``redrive_of``, ``redrive``)."""
 
@@ -182,8 +181,7 @@ class S3BatchRedriveFailedTasksOperator(AwsBaseOperator[S3BatchOperationsHook]):
             return {"job_id": new_job_id, **base}
         if self.deferrable:
             self.defer(
-                timeout=timedelta(seconds=int(self.waiter_delay) * int(self.waiter_max_attempts))
-                + DEFER_TIMEOUT_MARGIN,
+                timeout=deferral_timeout(int(self.waiter_delay), int(self.waiter_max_attempts)),
                 trigger=S3BatchJobTrigger(
                     job_id=new_job_id,
                     account_id=self.hook.account_id,
