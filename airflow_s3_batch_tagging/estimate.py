@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
 from airflow_s3_batch_tagging.tags import TaggingMode, reads_before_writing
+from airflow_s3_batch_tagging.transports import DEFAULT_ENGINE, engine_name
 
 if TYPE_CHECKING:
     from airflow_s3_batch_tagging.pricing import S3Prices
@@ -33,7 +34,6 @@ DIRECT_OBJECTS_PER_SECOND: dict[str, tuple[float, float | None]] = {
     "threads": (366.0, 169.0),
     "crt": (1849.0, None),
 }
-ENGINE_ALIASES = {"asyncio": "aiobotocore"}
 S3_WRITES_PER_SECOND = 3500.0
 """S3's documented floor of PUT/COPY/POST/DELETE requests per second per partitioned prefix."""
 BATCH_STARTUP_SECONDS = 300.0
@@ -231,10 +231,12 @@ def _non_negative(name: str, value: Any) -> float:
 
 def direct_rate(engine: str, work: TaggingWork) -> tuple[float, str | None]:
     """One task's measured objects per second for ``engine`` and the work, and a note on fallbacks."""
-    name = ENGINE_ALIASES.get(engine, engine)
-    if name not in DIRECT_OBJECTS_PER_SECOND:
-        choices = ", ".join(sorted([*DIRECT_OBJECTS_PER_SECOND, *ENGINE_ALIASES]))
-        raise EstimateError(f"Invalid engine {engine!r}: choose one of {choices}.")
+    try:
+        name = engine_name(engine)
+    except ValueError as err:
+        raise EstimateError(str(err)) from None
+    if name == "auto":
+        name = "crt"  # what auto runs on wherever crt can serve the connection
     writes_only, read_write = DIRECT_OBJECTS_PER_SECOND[name]
     if not work.reads:
         return writes_only, None
@@ -252,7 +254,7 @@ def estimate_tagging(
     work: TaggingWork,
     prices: S3Prices,
     parallel_tasks: int,
-    engine: str = "aiobotocore",
+    engine: str = DEFAULT_ENGINE,
     direct_objects_per_second: float | None = None,
     s3_writes_per_second: float | None = S3_WRITES_PER_SECOND,
     batch_startup_seconds: float = BATCH_STARTUP_SECONDS,

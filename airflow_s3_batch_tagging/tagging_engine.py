@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     from airflow_s3_batch_tagging.undo import UndoLogWriter
 
 
-DEFAULT_CONCURRENCY = 128
-"""Requests in flight at most (the rate control's ceiling); chosen from BENCHMARKS.md's sweep."""
+DEFAULT_CONCURRENCY = 256
+"""Requests in flight at most (the rate control's ceiling); chosen from BENCHMARKS.md's sweep of the
+default transport (crt)."""
 DEFAULT_CHUNK_SIZE = 1000
 """Objects per chunk: the unit of the undo log and the bound on objects held in flight."""
 DEFAULT_MAX_ATTEMPTS = 10

@@ -3,7 +3,7 @@
 S3 has no conditional write for tags: the engine reads an object's tags (``GetObjectTagging``),
 judges the condition and computes the result, then writes (``PutObjectTagging``). A tag another
 writer sets on the same object in between is lost. This measures that window per object, on the
-direct engine's public API over its default transport (aiobotocore) and default concurrency,
+direct engine's public API over the aiobotocore transport and the default concurrency,
 against the fake S3 server (``benchmarks.fake_s3``) at a given latency, by wrapping the transport
 with clocks:
 

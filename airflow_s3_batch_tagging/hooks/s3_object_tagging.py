@@ -28,6 +28,7 @@ from airflow_s3_batch_tagging.tagging_engine import (
     TaggingItem,
     TaggingResult,
 )
+from airflow_s3_batch_tagging.transports import DEFAULT_ENGINE, engine_name
 from airflow_s3_batch_tagging.transports.botocore import AiobotocoreTransport, Boto3ThreadsTransport
 
 if TYPE_CHECKING:
@@ -42,13 +43,6 @@ STATIC_USER_AGENT = (
 )
 DEFAULT_RETRY_MODE = "standard"
 RETRY_MODES = ("standard", "adaptive", "legacy")
-ENGINES = ("aiobotocore", "threads", "crt")
-"""The engine's transports: ``aiobotocore`` (coroutines over one aiobotocore client), ``threads`` (one
-boto3 client in a thread pool; works under moto's in-process ``mock_aws``) and ``crt`` (AWS's Common
-Runtime: SigV4 and HTTP in native code; needs the ``crt`` extra). BENCHMARKS.md compares them."""
-ENGINE_ALIASES = {"asyncio": "aiobotocore"}
-"""Earlier names, still accepted."""
-DEFAULT_ENGINE = "aiobotocore"
 
 
 class S3ObjectTaggingHook(AwsBaseHook):
@@ -66,7 +60,9 @@ class S3ObjectTaggingHook(AwsBaseHook):
     :param retry_mode: botocore's retry mode of ``conn``: ``standard`` or ``adaptive``.
     :param expected_bucket_owner: account id sent as ``ExpectedBucketOwner`` on every S3 request of the
         clients that accept it (tags, manifest reads, listings, undo log writes and reads).
-    :param engine: the transport, one of ``ENGINES`` (``asyncio`` is an alias of ``aiobotocore``).
+    :param engine: ``auto`` (the default: see ``choose_transport``) or the transport, one of
+        :data:`~airflow_s3_batch_tagging.transports.ENGINES`
+        (``asyncio`` is an alias of ``aiobotocore``).
 
     Additional arguments (such as ``aws_conn_id``) may be specified and are passed down to the
     underlying AwsBaseHook.
@@ -95,8 +91,28 @@ class S3ObjectTaggingHook(AwsBaseHook):
 
     @property
     def transport_name(self) -> str:
-        """The engine's transport: ``engine`` with aliases resolved."""
-        return ENGINE_ALIASES.get(self.engine, self.engine)
+        """``engine`` with aliases resolved (``auto`` included); ``ValueError`` if it names none."""
+        return engine_name(self.engine)
+
+    def choose_transport(self) -> tuple[str, str | None]:
+        """The transport a run uses, and why, when ``engine`` is ``auto`` and it is not ``crt``.
+
+        ``auto`` is ``crt`` (AWS's Common Runtime: the fastest, BENCHMARKS.md) unless it cannot send
+        the connection's requests as botocore would: then ``threads`` under moto's in-process
+        ``mock_aws`` (which patches botocore only), else ``aiobotocore`` (no usable awscrt, anonymous
+        access, or a proxy, which CRT's S3 client does not go through).
+        """
+        name = self.transport_name
+        if name != "auto":
+            return name, None
+        if _moto_mock_active():
+            return "threads", "moto's in-process mock_aws is active (it patches botocore only)"
+        from airflow_s3_batch_tagging.transports.crt import crt_problem
+
+        problem = crt_problem(self.transport_conn)
+        if problem is not None:
+            return "aiobotocore", problem
+        return "crt", None
 
     def tagging_config(self) -> Config:
         """The botocore config of ``conn``: the connection's, plus pool size and retries."""
@@ -104,9 +120,7 @@ class S3ObjectTaggingHook(AwsBaseHook):
             raise ValueError(f"Invalid concurrency {self.concurrency!r}: it must be a positive integer.")
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise ValueError(f"Invalid max_attempts {self.max_attempts!r}: it must be a positive integer.")
-        if self.transport_name not in ENGINES:
-            choices = ", ".join((*ENGINES, *ENGINE_ALIASES))
-            raise ValueError(f"Invalid engine {self.engine!r}: choose one of {choices}.")
+        engine_name(self.engine)
         if self.retry_mode not in RETRY_MODES:
             raise ValueError(
                 f"Invalid retry_mode {self.retry_mode!r}: choose one of {', '.join(RETRY_MODES)}."
@@ -204,7 +218,11 @@ class S3ObjectTaggingHook(AwsBaseHook):
     async def _tag_objects_async(
         self, items: Iterable[TaggingItem], total: int | None, options: dict[str, Any]
     ) -> TaggingResult:
-        name = self.transport_name
+        name, why = self.choose_transport()
+        if why is None:
+            self.log.info("Tagging over the %s transport (engine=%r).", name, self.engine)
+        else:
+            self.log.info("Tagging over the %s transport: engine=%r and %s.", name, self.engine, why)
         if name == "threads":
             with Boto3ThreadsTransport(self.transport_conn, threads=options["concurrency"]) as threads:
                 return await TaggingEngine(threads, **options).run(items, total=total)
@@ -216,12 +234,8 @@ class S3ObjectTaggingHook(AwsBaseHook):
                     "through botocore): use engine='threads' there, or moto in server mode (such as "
                     "airflow_s3_batch_tagging.testing.LocalAWS)."
                 )
-            try:
-                from airflow_s3_batch_tagging.transports.crt import CrtTransport
-            except ImportError as err:  # pragma: no cover - depends on the installed extras
-                raise RuntimeError(
-                    "engine='crt' needs AWS's Common Runtime: pip install 'airflow-s3-batch-tagging[crt]'."
-                ) from err
+            from airflow_s3_batch_tagging.transports.crt import CrtTransport
+
             crt = CrtTransport(
                 self.transport_conn,
                 max_connections=options["concurrency"],

@@ -296,9 +296,12 @@ class S3PutObjectTaggingOperator(_DirectTaggingOperator):
     :param max_attempts: attempts per request, first included (the engine retries throttling,
         5xx, timeouts and resets; requests in flight adapt to S3's ``SlowDown``).
     :param retry_mode: botocore's retry mode of the client reading batches and writing the undo log.
-    :param engine: the transport: ``aiobotocore`` (the default; ``asyncio`` is an alias), ``crt``
-        (AWS's Common Runtime, the least CPU per object; needs the ``crt`` extra) or ``threads`` (a
-        thread pool over one boto3 client; use it under moto's in-process ``mock_aws``).
+    :param engine: ``auto`` (the default), ``crt``, ``aiobotocore`` or ``threads``. ``crt`` (AWS's
+        Common Runtime) takes the least CPU per object; ``aiobotocore`` is coroutines over one
+        aiobotocore client (``asyncio`` is an alias); ``threads`` is a thread pool over one boto3 client,
+        for moto's in-process ``mock_aws``. ``auto`` runs ``crt`` unless it cannot serve the connection
+        (a proxy, anonymous access, no usable awscrt: then ``aiobotocore``; under ``mock_aws``:
+        ``threads``), and logs which it chose and why.
     :param chunk_size: objects per chunk: the unit of the undo log.
     :param progress_interval: seconds between progress log lines.
     :param report_location: an ``s3://bucket/prefix`` below which every failed object (with
@@ -520,9 +523,12 @@ class S3RestoreObjectTaggingOperator(_DirectTaggingOperator):
     :param max_attempts: attempts per request, first included (the engine retries throttling,
         5xx, timeouts and resets; requests in flight adapt to S3's ``SlowDown``).
     :param retry_mode: botocore's retry mode of the client reading batches and writing the undo log.
-    :param engine: the transport: ``aiobotocore`` (the default; ``asyncio`` is an alias), ``crt``
-        (AWS's Common Runtime, the least CPU per object; needs the ``crt`` extra) or ``threads`` (a
-        thread pool over one boto3 client; use it under moto's in-process ``mock_aws``).
+    :param engine: ``auto`` (the default), ``crt``, ``aiobotocore`` or ``threads``. ``crt`` (AWS's
+        Common Runtime) takes the least CPU per object; ``aiobotocore`` is coroutines over one
+        aiobotocore client (``asyncio`` is an alias); ``threads`` is a thread pool over one boto3 client,
+        for moto's in-process ``mock_aws``. ``auto`` runs ``crt`` unless it cannot serve the connection
+        (a proxy, anonymous access, no usable awscrt: then ``aiobotocore``; under ``mock_aws``:
+        ``threads``), and logs which it chose and why.
     :param progress_interval: seconds between progress log lines.
     :param report_location: as :class:`S3PutObjectTaggingOperator`'s. (templated)
     :param report_scope: ``FailedTasksOnly`` (default) or ``AllTasks``. (templated)

@@ -27,8 +27,9 @@ a delegate CRT asks when signing), and a body shared by many objects is read by 
 rather than through a Python stream. On the awscrt releases it was checked against, a request
 is made without the per-request ``Future`` and ``Event`` of awscrt's ``S3Request`` (``_lean_requests``).
 
-Not carried over: botocore ``proxies`` (CRT's S3 client connects directly; a warning says so) and
-S3 Express / SigV4a endpoints (an error says so).
+Not carried over: proxies (CRT's S3 client connects directly; ``crt_problem`` says so, so that the
+``auto`` engine uses another transport, and a named ``crt`` engine warns) and S3 Express / SigV4a
+endpoints (an error says so).
 """
 
 from __future__ import annotations
@@ -69,6 +70,47 @@ FILE_BODY_AFTER = 16
 _S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 _UNRESERVED_IN_PATH = "/~"  # with quote's own letters, digits and "-_.": S3's path encoding
 _NEEDS_NO_QUOTING = re.compile(r"[A-Za-z0-9/~_.\-]*").fullmatch
+
+
+MIN_AWSCRT = (0, 38)
+"""The first awscrt release with what this transport needs: ``S3RetryConfig`` (CRT's own retries off,
+so that the engine sees every throttled answer) and ``connect_timeout_ms``."""
+
+
+def awscrt_problem() -> str | None:
+    """Why the installed awscrt cannot serve this transport, or None when it can."""
+    try:
+        import awscrt
+        import awscrt.s3
+    except ImportError:
+        return "AWS's Common Runtime (awscrt) is not installed"
+    if not hasattr(awscrt.s3, "S3RetryConfig"):
+        needed = ".".join(str(part) for part in MIN_AWSCRT)
+        return f"awscrt {awscrt.__version__} is installed and the crt engine needs {needed} or later"
+    return None
+
+
+def connection_proxies(botocore_client: Any) -> list[str]:
+    """The URL schemes botocore sends ``botocore_client``'s requests through a proxy for: from its
+    config's ``proxies``, else from the environment (``HTTPS_PROXY``, ... with ``NO_PROXY`` applied to
+    its endpoint), as botocore itself resolved them. Only the schemes: proxy URLs may hold passwords."""
+    proxy_config = getattr(botocore_client._endpoint.http_session, "_proxy_config", None)
+    proxies = getattr(proxy_config, "_proxies", None) or {}
+    return sorted(scheme for scheme, url in proxies.items() if url)
+
+
+def crt_problem(botocore_client: Any) -> str | None:
+    """Why this transport cannot send ``botocore_client``'s requests as botocore would, or None."""
+    problem = awscrt_problem()
+    if problem is not None:
+        return problem
+    if botocore_client._get_credentials() is None:
+        return "the connection gives no credentials (anonymous access) and CRT signs every request"
+    proxies = connection_proxies(botocore_client)
+    if proxies:
+        schemes = ", ".join(proxies)
+        return f"the connection goes through a proxy ({schemes}) and CRT's S3 client connects directly"
+    return None
 
 
 _CRT_ANSWERS = {
@@ -317,6 +359,13 @@ class CrtTransport:
         user_agent: str | None = None,
         throughput_target_gbps: float = DEFAULT_THROUGHPUT_TARGET_GBPS,
     ) -> None:
+        problem = awscrt_problem()
+        if problem is not None:
+            needed = ".".join(str(part) for part in MIN_AWSCRT)
+            raise RuntimeError(
+                f"The crt engine cannot run: {problem}. Install awscrt>={needed} (a dependency of this "
+                "package), or use engine='aiobotocore'."
+            )
         from awscrt import __version__ as awscrt_version
         from awscrt.exceptions import from_code
         from awscrt.http import HttpHeaders, HttpRequest
@@ -343,10 +392,11 @@ class CrtTransport:
         config = botocore_client.meta.config
         self._read_timeout = float(config.read_timeout or 60)
         self._connect_timeout_ms = int(float(config.connect_timeout or 60) * 1000)
-        if config.proxies:
+        proxies = connection_proxies(botocore_client)
+        if proxies:
             log.warning(
-                "The crt engine connects to S3 directly: the connection's proxies %s are not used.",
-                sorted(config.proxies),
+                "The crt engine connects to S3 directly: the connection's proxies (%s) are not used.",
+                ", ".join(proxies),
             )
         self._operation_model = botocore_client.meta.service_model.operation_model("PutObjectTagging")
         self._endpoints: dict[str, _Endpoint] = {}

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from airflow_s3_batch_tagging.tagging_engine import DEFAULT_CONCURRENCY
 from benchmarks import race_window
 
 pytestmark = pytest.mark.e2e
@@ -63,7 +64,7 @@ def test_every_scenario_times_each_written_object() -> None:
     ]
     for figures in results["runs"]:
         assert (figures["written"], figures["skipped_by_condition"]) == (54, 6)
-        assert figures["concurrency"] == 128
+        assert figures["concurrency"] == DEFAULT_CONCURRENCY
         assert 0 <= figures["hold"]["median_ms"] <= figures["hold"]["p99_ms"] <= figures["hold"]["max_ms"]
         assert figures["bound"]["median_ms"] >= figures["hold"]["median_ms"]
     assert [r["undo_parts"] for r in results["runs"]] == [0, 0, 1, 1]

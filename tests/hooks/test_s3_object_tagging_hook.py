@@ -168,8 +168,9 @@ def test_aiobotocore_tags_with_undo_log_and_owner(
             yield client
 
     monkeypatch.setattr(S3ObjectTaggingHook, "async_tagging_client", recording_client)
-    hook = S3ObjectTaggingHook(concurrency=4, expected_bucket_owner=local_aws.account_id)
-    assert hook.engine == "aiobotocore"
+    hook = S3ObjectTaggingHook(
+        concurrency=4, expected_bucket_owner=local_aws.account_id, engine="aiobotocore"
+    )
     result = _merge_new_tag_with_undo_log(hook, s3, s3_bucket, keys)
     assert (result.changed, result.failed, len(result.undo_log_parts)) == (12, 0, 1)
     assert len(sent_owner) == 24  # a read and a write per object, every one with the owner
