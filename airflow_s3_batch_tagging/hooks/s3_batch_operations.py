@@ -544,11 +544,52 @@ class S3BatchOperationsHook(AwsBaseHook):
         """
         Create a job rerunning the failed tasks of the finished job ``job_id``; return its id and counts.
 
-        The new job does what ``job_id`` did (its ``Operation``), with its role, priority and report
+        The job ``redrive_request`` describes, created with ``client_request_token``: the same token
+        returns the job already created, so a retried task makes no second one. Returns
+        ``(None, counts)`` when no task is to be redriven.
+        """
+        request, counts = self.redrive_request(
+            job_id,
+            manifest_location=manifest_location,
+            retryable_only=retryable_only,
+            retryable_error_codes=retryable_error_codes,
+            role_arn=role_arn,
+            priority=priority,
+            report=report,
+            description=description,
+        )
+        if request is None:
+            return None, counts
+        new_job_id = self.create_tagging_job(client_request_token=client_request_token, **request)
+        self.log.info(
+            "Created S3 Batch Operations job %s to redrive %s failed tasks of job %s (request token %s)",
+            new_job_id,
+            counts.redriven,
+            job_id,
+            client_request_token,
+        )
+        return new_job_id, counts
+
+    def redrive_request(
+        self,
+        job_id: str,
+        *,
+        manifest_location: S3Location | None = None,
+        retryable_only: bool = False,
+        retryable_error_codes: frozenset[str] | None = None,
+        role_arn: str | None = None,
+        priority: int | None = None,
+        report: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> tuple[dict[str, Any] | None, RedriveCounts]:
+        """
+        Write the manifest of the failed tasks of the finished job ``job_id``; return the job to create.
+
+        The job does what ``job_id`` did (its ``Operation``), with its role, priority and report
         settings unless given, on a manifest of the failed tasks of its completion report, written
-        below ``manifest_location`` (default: the report's own prefix). The same
-        ``client_request_token`` returns the job already created, so a retried task makes no second
-        one. Returns ``(None, counts)`` when no task is to be redriven.
+        below ``manifest_location`` (default: the report's own prefix). Returns the keyword arguments
+        of ``create_tagging_job`` but the request token, and the counts; ``(None, counts)`` when no
+        task is to be redriven.
         """
         job = self.describe_job(job_id)
         status = job.get("Status")
@@ -584,21 +625,13 @@ class S3BatchOperationsHook(AwsBaseHook):
         if manifest is None:
             return None, counts
         original_report = job.get("Report") or {"Enabled": False}
-        new_job_id = self.create_tagging_job(
-            mode=mode,
-            tags=tags,
-            role_arn=role_arn or str(job.get("RoleArn")),
-            client_request_token=client_request_token,
-            report=dict(report) if report is not None else dict(original_report),
-            manifest=manifest,
-            priority=int(priority if priority is not None else job.get("Priority", 10)),
-            description=description or f"Redrive of the failed tasks of job {job_id}",
-        )
-        self.log.info(
-            "Created S3 Batch Operations job %s to redrive %s failed tasks of job %s (request token %s)",
-            new_job_id,
-            counts.redriven,
-            job_id,
-            client_request_token,
-        )
-        return new_job_id, counts
+        request = {
+            "mode": mode,
+            "tags": tags,
+            "role_arn": role_arn or str(job.get("RoleArn")),
+            "report": dict(report) if report is not None else dict(original_report),
+            "manifest": manifest,
+            "priority": int(priority if priority is not None else job.get("Priority", 10)),
+            "description": description or f"Redrive of the failed tasks of job {job_id}",
+        }
+        return request, counts

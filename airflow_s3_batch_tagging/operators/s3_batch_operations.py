@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.exceptions import WaiterTerminalFailure
@@ -18,18 +17,13 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
 from airflow_s3_batch_tagging.batch_jobs import (
-    JOB_ENDING_STATES,
     JOB_FAILURE_STATES,
     BatchJobSpec,
-    deferral_timeout,
     job_report_location,
     job_request_token,
     job_result_log_args,
     job_result_problem,
-    kill_reason,
-    killed_by_earlier_try,
     redrive_request_token,
-    successor_request_token,
 )
 from airflow_s3_batch_tagging.errors import S3TaggingInputError
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
@@ -44,15 +38,11 @@ from airflow_s3_batch_tagging.redrive import (
 )
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES
 from airflow_s3_batch_tagging.tags import TaggingMode, TagSet
-from airflow_s3_batch_tagging.triggers.s3_batch_operations import (
-    WAIT_FOR_COMPLETION,
-    WAIT_FOR_PREPARATION,
-    S3BatchJobTrigger,
-)
+from airflow_s3_batch_tagging.triggers.s3_batch_operations import WAIT_FOR_COMPLETION, WAIT_FOR_PREPARATION
+from airflow_s3_batch_tagging.utils.mixins import S3BatchJobMixin, try_number
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
-    from datetime import datetime
 
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
@@ -64,12 +54,9 @@ __all__ = [
 
 REDRIVE_HISTORY_XCOM_KEY = "s3_batch_redrive_history"
 """XCom key of the jobs a deferred redriving task ran before the one it waits for."""
-# A retried task whose job ended Failed or Cancelled starts a successor; this bounds the chain.
-MAX_SUCCESSOR_JOBS = 20
-CREATION_TIME_SLACK = timedelta(seconds=1)
 
 
-class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
+class _S3BatchTaggingOperator(S3BatchJobMixin, AwsBaseOperator[S3BatchOperationsHook]):
     """Shared body of the put and delete tagging operators; see their docstrings."""
 
     aws_hook_class = S3BatchOperationsHook
@@ -159,14 +146,6 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         self._job_id: str | None = None
         self._try_number: int | None = None
 
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        return {
-            **super()._hook_parameters,
-            "account_id": self.account_id,
-            "expected_bucket_owner": self.expected_bucket_owner,
-        }
-
     # -- validation (no request is made before all of it passed) ---------------------------------
 
     def _tag_set(self) -> TagSet | None:
@@ -205,7 +184,6 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         self._check_redrive_settings()
         partition = self.hook.conn_partition  # the bucket ARNs of China, GovCloud, ...
         ti = context["ti"]
-        self._try_number = _try_number(context)
         map_index = getattr(ti, "map_index", -1)
         token = job_request_token(ti.dag_id, ti.task_id, ti.run_id, map_index)
         manifest = None
@@ -251,56 +229,20 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         return self._after_confirmation(job_id, context)
 
     def _create_or_reattach(self, context: Context, token: str, **job: Any) -> str:
-        """Create the job, or find the one an earlier try created with the same token.
-
-        A job an earlier try created that ended Failed or Cancelled (for example cancelled when that
-        try was killed) is replaced by a successor whose token derives from it, so the chain is
-        the same on every try.
-        """
-        ti = context["ti"]
-        try_started: datetime | None = getattr(ti, "start_date", None)
-        if (getattr(ti, "try_number", 1) or 1) <= 1 or try_started is None:
-            try_started = None  # a first try has no earlier job to find
-        else:
-            # AWS reports CreationTime to the second or millisecond, and clocks differ a little.
-            try_started -= CREATION_TIME_SLACK
+        """Create the tagging job, or find the one an earlier try created (``_create_job_once``)."""
         confirmation_required = job.pop("confirmation_required", self.confirmation_required)
-        for _ in range(MAX_SUCCESSOR_JOBS):
-            job_id = self.hook.create_tagging_job(
+        return self._create_job_once(
+            context,
+            token,
+            lambda request_token: self.hook.create_tagging_job(
                 mode=self.mode,
-                client_request_token=token,
+                client_request_token=request_token,
                 role_arn=self.role_arn,
                 confirmation_required=confirmation_required,
                 description=self.description,
                 job_tags=self.job_tags,
                 **job,
-            )
-            # Known at once, so a kill (on_kill) from here on cancels this job rather than none.
-            self._job_id = job_id
-            described = self.hook.describe_job(job_id)
-            created: datetime | None = described.get("CreationTime")
-            earlier = try_started is not None and created is not None and created < try_started
-            if not earlier:
-                self.log.info("Created S3 Batch Operations job %s (request token %s)", job_id, token)
-                return job_id
-            status = described.get("Status")
-            if status not in (*JOB_FAILURE_STATES, *JOB_ENDING_STATES):
-                self.log.info(
-                    "Reattached to S3 Batch Operations job %s, created by an earlier try at %s (status %s)",
-                    job_id,
-                    created,
-                    status,
-                )
-                return job_id
-            self.log.info(
-                "Job %s from an earlier try is %s (%s); starting a successor job.",
-                job_id,
-                status,
-                described.get("StatusUpdateReason") or "no reason given",
-            )
-            token = successor_request_token(token, job_id)
-        raise AirflowException(
-            f"Gave up after {MAX_SUCCESSOR_JOBS} jobs of this task instance ended Failed or Cancelled."
+            ),
         )
 
     def _confirm(self, job_id: str) -> None:
@@ -331,21 +273,11 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
         return self._finish(job_id, context)
 
     def _defer(self, job_id: str, waiter_name: str, method_name: str) -> None:
-        self.defer(
-            timeout=deferral_timeout(int(self.waiter_delay), int(self.waiter_max_attempts)),
-            trigger=S3BatchJobTrigger(
-                job_id=job_id,
-                account_id=self.hook.account_id,
-                waiter_name=waiter_name,
-                cancel_on_kill=self.cancel_on_kill,
-                try_number=self._try_number,
-                waiter_delay=self.waiter_delay,
-                waiter_max_attempts=self.waiter_max_attempts,
-                aws_conn_id=self.aws_conn_id,
-                region_name=self.region_name,
-                verify=self.verify,
-                botocore_config=self.botocore_config,
-            ),
+        self.defer_to_job(
+            job_id,
+            waiter_delay=self.waiter_delay,
+            waiter_max_attempts=self.waiter_max_attempts,
+            waiter_name=waiter_name,
             method_name=method_name,
         )
 
@@ -354,19 +286,8 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
     ) -> dict[str, Any]:
         result = self.hook.job_result(job_id, max_failures=self.first_failures)
         self.log.info(*job_result_log_args(result))
-        if result["status"] in JOB_FAILURE_STATES:
-            job = self.hook.describe_job(job_id)
-            killer = killed_by_earlier_try(job, _try_number(context) or 1)
-            if killer is not None:
-                # A clear of the deferred task: its old try's on_kill cancelled the job this try had
-                # reattached to. Not this try's verdict: run again, which starts the successor job.
-                self.log.info(
-                    "Job %s was cancelled when try %s of this task was killed (cleared); starting its "
-                    "successor.",
-                    job_id,
-                    killer,
-                )
-                return self.execute(context)
+        if result["status"] in JOB_FAILURE_STATES and self._cancelled_by_earlier_try(job_id, context):
+            return self.execute(context)
         if validate_redrive_count(self.redrive_failed_tasks):
             result = self._redrive(result, context, list(redrive_history or []))
         judged = result
@@ -383,7 +304,7 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
     def _job_id_from_event(
         self, context: Context, event: dict[str, Any] | None
     ) -> tuple[dict[str, Any], str]:
-        self._try_number = _try_number(context)
+        self._try_number = try_number(context)
         validated = validate_execute_complete_event(event)
         job_id = validated.get("job_id")
         if not job_id:
@@ -529,18 +450,6 @@ class _S3BatchTaggingOperator(AwsBaseOperator[S3BatchOperationsHook]):
             raise S3TaggingInputError("redrive_failed_tasks needs the job's completion report.")
         return location
 
-    def on_kill(self) -> None:
-        """Cancel the job this task created when ``cancel_on_kill`` is set."""
-        if not self.cancel_on_kill or not self._job_id:
-            return
-        self.log.info("Cancelling S3 Batch Operations job %s", self._job_id)
-        try:
-            status = self.hook.cancel_job(self._job_id, kill_reason(self._try_number))
-        except Exception:
-            self.log.exception("Could not cancel S3 Batch Operations job %s; it may still run.", self._job_id)
-        else:
-            self.log.info("S3 Batch Operations job %s is %s", self._job_id, status)
-
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Implement _on_complete: the manifest and the job are known only once ``execute`` ran.
 
@@ -646,9 +555,3 @@ class S3BatchDeleteObjectTaggingOperator(_S3BatchTaggingOperator):
 def _small_result(result: Mapping[str, Any]) -> dict[str, Any]:
     """A job's result without its report summary: what a redrive keeps of the jobs before the last."""
     return {name: value for name, value in result.items() if name != "report_summary"}
-
-
-def _try_number(context: Context) -> int | None:
-    """This try's number, from the task instance."""
-    number = getattr(context["ti"], "try_number", None)
-    return number if isinstance(number, int) else None

@@ -19,7 +19,6 @@ from airflow.providers.common.compat.sdk import AirflowException, conf, get_curr
 
 from airflow_s3_batch_tagging.batch_jobs import (
     JOB_FAILURE_STATES,
-    deferral_timeout,
     job_request_token,
     job_result_log_args,
     job_result_problem,
@@ -34,7 +33,7 @@ from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
 from airflow_s3_batch_tagging.objects import S3Location, split_s3_uri
 from airflow_s3_batch_tagging.redrive import validate_retryable_error_codes
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, validate_failure_tolerance
-from airflow_s3_batch_tagging.triggers.s3_batch_operations import WAIT_FOR_COMPLETION, S3BatchJobTrigger
+from airflow_s3_batch_tagging.utils.mixins import S3BatchJobMixin, try_number
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,7 +42,7 @@ REDRIVE_XCOM_KEY = "s3_batch_redrive"
 """XCom key of which job was redriven and the counts of its failed tasks (``redrive_of``, ``redrive``)."""
 
 
-class S3BatchRedriveFailedTasksOperator(AwsBaseOperator[S3BatchOperationsHook]):
+class S3BatchRedriveFailedTasksOperator(S3BatchJobMixin, AwsBaseOperator[S3BatchOperationsHook]):
     """
     Rerun the failed tasks of a finished S3 Batch Operations tagging job in a new job.
 
@@ -69,6 +68,9 @@ class S3BatchRedriveFailedTasksOperator(AwsBaseOperator[S3BatchOperationsHook]):
     :param waiter_max_attempts: Status checks before giving up (default 2880).
     :param max_failed_tasks: Failed tasks tolerated in the new job once ``Complete`` (default 0).
     :param max_failure_ratio: Share of failed tasks tolerated in the new job (default 0.0).
+    :param cancel_on_kill: Cancel the new job when the task is killed (default True): marked failed or
+        success, or cleared, also while deferred. A try after a clear or a retry whose new job ended
+        ``Failed`` or ``Cancelled`` starts a successor job on the same manifest.
     :param first_failures: How many failed objects the result lists (default 10).
     :param expected_bucket_owner: Account id sent as ``ExpectedBucketOwner`` on the operator's own S3
         requests (report reads, manifest upload). (templated)
@@ -110,6 +112,7 @@ class S3BatchRedriveFailedTasksOperator(AwsBaseOperator[S3BatchOperationsHook]):
         waiter_max_attempts: int = 2880,
         max_failed_tasks: int = 0,
         max_failure_ratio: float = 0.0,
+        cancel_on_kill: bool = True,
         first_failures: int = DEFAULT_FIRST_FAILURES,
         expected_bucket_owner: str | None = None,
         **kwargs: Any,
@@ -128,16 +131,11 @@ class S3BatchRedriveFailedTasksOperator(AwsBaseOperator[S3BatchOperationsHook]):
         self.waiter_max_attempts = waiter_max_attempts
         self.max_failed_tasks = max_failed_tasks
         self.max_failure_ratio = max_failure_ratio
+        self.cancel_on_kill = cancel_on_kill
         self.first_failures = first_failures
         self.expected_bucket_owner = expected_bucket_owner
-
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        return {
-            **super()._hook_parameters,
-            "account_id": self.account_id,
-            "expected_bucket_owner": self.expected_bucket_owner,
-        }
+        self._job_id: str | None = None
+        self._try_number: int | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         # Every argument is checked before the hook is built: bad input fails without touching AWS.
@@ -154,9 +152,8 @@ class S3BatchRedriveFailedTasksOperator(AwsBaseOperator[S3BatchOperationsHook]):
         ti = context["ti"]
         task_token = job_request_token(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
         failed_job = self.job_id.strip()
-        new_job_id, counts = self.hook.redrive_job(
+        request, counts = self.hook.redrive_request(
             failed_job,
-            client_request_token=redrive_request_token(task_token, failed_job),
             manifest_location=location,
             retryable_only=bool(self.retryable_only),
             retryable_error_codes=codes,
@@ -166,9 +163,20 @@ class S3BatchRedriveFailedTasksOperator(AwsBaseOperator[S3BatchOperationsHook]):
         base = {"redrive_of": failed_job, "redrive": counts.to_dict()}
         # Read back by execute_complete: a resumed task keeps its XComs (dag.test() drops defer kwargs).
         context["ti"].xcom_push(key=REDRIVE_XCOM_KEY, value=base)
-        if new_job_id is None:
+        if request is None:
             self.log.info("Job %s has no failed task to redrive; no job created.", failed_job)
             return {"job_id": None, **base}
+        new_job_id = self._create_job_once(
+            context,
+            redrive_request_token(task_token, failed_job),
+            lambda token: self.hook.create_tagging_job(client_request_token=token, **request),
+        )
+        self.log.info(
+            "S3 Batch Operations job %s redrives %s failed tasks of job %s",
+            new_job_id,
+            counts.redriven,
+            failed_job,
+        )
         url = S3BatchJobLink.persist_job(
             context,
             self,
@@ -180,33 +188,23 @@ class S3BatchRedriveFailedTasksOperator(AwsBaseOperator[S3BatchOperationsHook]):
         if not self.wait_for_completion:
             return {"job_id": new_job_id, **base}
         if self.deferrable:
-            self.defer(
-                timeout=deferral_timeout(int(self.waiter_delay), int(self.waiter_max_attempts)),
-                trigger=S3BatchJobTrigger(
-                    job_id=new_job_id,
-                    account_id=self.hook.account_id,
-                    waiter_name=WAIT_FOR_COMPLETION,
-                    waiter_delay=self.waiter_delay,
-                    waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                ),
-                method_name="execute_complete",
+            self.defer_to_job(
+                new_job_id, waiter_delay=self.waiter_delay, waiter_max_attempts=self.waiter_max_attempts
             )
         with contextlib.suppress(WaiterTerminalFailure):
             self.hook.wait_for_job(
                 new_job_id, waiter_delay=self.waiter_delay, waiter_max_attempts=self.waiter_max_attempts
             )
-        return self._finish(new_job_id, base)
+        return self._finish(new_job_id, base, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired: return the same result as the synchronous path."""
+        self._try_number = try_number(context)
         validated = validate_execute_complete_event(event)
         job_id = validated.get("job_id")
         if not job_id:
             raise AirflowException(f"Trigger event without a job id: {validated}")
+        self._job_id = str(job_id)
         if validated.get("status") != "success":
             status = self.hook.describe_job(str(job_id)).get("Status")
             if status not in JOB_FAILURE_STATES:
@@ -218,11 +216,13 @@ class S3BatchRedriveFailedTasksOperator(AwsBaseOperator[S3BatchOperationsHook]):
         base = ti.xcom_pull(
             task_ids=ti.task_id, key=REDRIVE_XCOM_KEY, map_indexes=getattr(ti, "map_index", -1)
         )
-        return self._finish(str(job_id), dict(base or {}))
+        return self._finish(str(job_id), dict(base or {}), context)
 
-    def _finish(self, job_id: str, base: dict[str, Any]) -> dict[str, Any]:
+    def _finish(self, job_id: str, base: dict[str, Any], context: Context) -> dict[str, Any]:
         result = self.hook.job_result(job_id, max_failures=self.first_failures)
         self.log.info(*job_result_log_args(result))
+        if result["status"] in JOB_FAILURE_STATES and self._cancelled_by_earlier_try(job_id, context):
+            return self.execute(context)
         problem = job_result_problem(
             result, max_failed_tasks=self.max_failed_tasks, max_failure_ratio=self.max_failure_ratio
         )

@@ -14,14 +14,13 @@ from airflow_s3_batch_tagging.batch_jobs import (
     JOB_FAILURE_STATES,
     JOB_INTERMEDIATE_STATES,
     JOB_SUCCESS_STATES,
-    deferral_timeout,
     job_result_log_args,
     job_result_problem,
 )
 from airflow_s3_batch_tagging.hooks.s3_batch_operations import S3BatchOperationsHook
 from airflow_s3_batch_tagging.links.s3_batch_operations import S3BatchJobLink
 from airflow_s3_batch_tagging.report import DEFAULT_FIRST_FAILURES, validate_failure_tolerance
-from airflow_s3_batch_tagging.triggers.s3_batch_operations import S3BatchJobTrigger
+from airflow_s3_batch_tagging.utils.mixins import S3BatchJobMixin
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
+class S3BatchJobSensor(S3BatchJobMixin, AwsBaseSensor[S3BatchOperationsHook]):
     """
     Wait for an S3 Batch Operations job to end; fail when it failed or too many of its tasks did.
 
@@ -87,14 +86,6 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
         self.max_retries = max_retries
         self.expected_bucket_owner = expected_bucket_owner
 
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        return {
-            **super()._hook_parameters,
-            "account_id": self.account_id,
-            "expected_bucket_owner": self.expected_bucket_owner,
-        }
-
     def execute(self, context: Context) -> Any:
         validate_failure_tolerance(self.max_failed_tasks, self.max_failure_ratio)
         validate_expected_bucket_owner(self.expected_bucket_owner)
@@ -112,19 +103,8 @@ class S3BatchJobSensor(AwsBaseSensor[S3BatchOperationsHook]):
             url,
         )
         if self.deferrable:
-            self.defer(
-                timeout=deferral_timeout(self.poke_interval, self.max_retries),
-                trigger=S3BatchJobTrigger(
-                    job_id=self.job_id,
-                    account_id=self.hook.account_id,
-                    waiter_delay=int(self.poke_interval),
-                    waiter_max_attempts=self.max_retries,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                ),
-                method_name="execute_complete",
+            self.defer_to_job(
+                self.job_id, waiter_delay=self.poke_interval, waiter_max_attempts=self.max_retries
             )
         return super().execute(context=context)
 
