@@ -49,10 +49,11 @@ class Sizes:
     runs: int = 3
     # Objects per run of section 1-2, per transport (crt_*; aiobotocore: direct_, merge_ and
     # slowdown_objects; threads_*): each run lasts a few seconds at that transport's rate (crt
-    # about 3,000 objects/s replacing, aiobotocore about 700, threads 400).
+    # about 3,000 objects/s replacing, 900 merging, 350 under SlowDown; aiobotocore about 700
+    # replacing, threads 400).
     crt_objects: int = 20_000
-    crt_merge_objects: int = 10_000
-    crt_slowdown_objects: int = 6_000
+    crt_merge_objects: int = 6_000
+    crt_slowdown_objects: int = 3_000
     direct_objects: int = 20_000
     threads_objects: int = 10_000
     merge_objects: int = 10_000
