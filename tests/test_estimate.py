@@ -26,7 +26,9 @@ MERGE = TaggingWork(mode=TaggingMode.MERGE)
 
 
 def test_a_thousand_objects_cost_about_fifty_times_more_by_batch_job() -> None:
-    estimate = estimate_tagging([1000], source="objects", work=REPLACE, prices=US_EAST_1, parallel_tasks=1)
+    estimate = estimate_tagging(
+        [1000], source="objects", work=REPLACE, prices=US_EAST_1, parallel_tasks=1, engine="aiobotocore"
+    )
     # Direct: 1,000 PUTs x $0.005/1,000 = $0.005.
     assert (estimate.direct.get_requests, estimate.direct.put_requests) == (0, 1000)
     assert estimate.direct.total_fees == pytest.approx(0.005)
@@ -43,7 +45,9 @@ def test_a_thousand_objects_cost_about_fifty_times_more_by_batch_job() -> None:
 
 def test_a_million_objects_from_a_listing() -> None:
     counts = [1000] * 1000
-    estimate = estimate_tagging(counts, source="bucket", work=REPLACE, prices=US_EAST_1, parallel_tasks=4)
+    estimate = estimate_tagging(
+        counts, source="bucket", work=REPLACE, prices=US_EAST_1, parallel_tasks=4, engine="aiobotocore"
+    )
     # Direct: 1,000,000 PUTs + one LIST page per batch of 1,000 keys (1,000 LISTs, PUT-class):
     # 1,001,000 x $0.005/1,000 = $5.005.
     assert estimate.direct.put_requests == 1_001_000
@@ -59,13 +63,21 @@ def test_a_million_objects_from_a_listing() -> None:
 
 def test_many_parallel_tasks_are_capped_by_s3s_write_rate() -> None:
     counts = [1000] * 1000
-    estimate = estimate_tagging(counts, source="bucket", work=REPLACE, prices=US_EAST_1, parallel_tasks=16)
+    estimate = estimate_tagging(
+        counts, source="bucket", work=REPLACE, prices=US_EAST_1, parallel_tasks=16, engine="aiobotocore"
+    )
     # 16 at a time: ceil(1,000 / 16) = 63 waves x 1,000 / 511 s = 123.3 s, faster than S3 allows one
     # prefix: 1,000,000 writes / 3,500 per s = 285.7 s.
     assert estimate.direct.seconds == pytest.approx(1_000_000 / 3500)
     assert "3,500 writes/s" in estimate.direct.how
     uncapped = estimate_tagging(
-        counts, source="bucket", work=REPLACE, prices=US_EAST_1, parallel_tasks=16, s3_writes_per_second=None
+        counts,
+        source="bucket",
+        work=REPLACE,
+        prices=US_EAST_1,
+        parallel_tasks=16,
+        s3_writes_per_second=None,
+        engine="aiobotocore",
     )
     assert uncapped.direct.seconds == pytest.approx(63 * 1000 / 511)
 
@@ -133,6 +145,7 @@ def test_user_rates_replace_the_measured_and_assumed_ones() -> None:
         ("threads", TaggingWork(skip_unchanged=True), 169, False),
         ("crt", REPLACE, 1849, False),
         ("crt", MERGE, 303, True),  # not measured: aiobotocore's, and a note says so
+        ("auto", REPLACE, 1849, False),  # the default: crt's, what auto runs wherever it can
     ],
 )
 def test_rates_per_engine_come_from_the_benchmarks(

@@ -90,13 +90,24 @@ def awscrt_problem() -> str | None:
     return None
 
 
-def connection_proxies(botocore_client: Any) -> list[str]:
-    """The URL schemes botocore sends ``botocore_client``'s requests through a proxy for: from its
-    config's ``proxies``, else from the environment (``HTTPS_PROXY``, ... with ``NO_PROXY`` applied to
-    its endpoint), as botocore itself resolved them. Only the schemes: proxy URLs may hold passwords."""
+def connection_proxy(botocore_client: Any) -> str | None:
+    """The URL scheme of the proxy botocore sends ``botocore_client``'s requests through, or None.
+
+    botocore picks the proxy by the endpoint's scheme, from its config's ``proxies``, else from the
+    environment (``HTTPS_PROXY``, ... with ``NO_PROXY`` applied to the endpoint): this asks the
+    client's own HTTP session for its verdict. A proxy that is the endpoint itself (as the local
+    stand-in sets, to route S3 Control's account-prefixed hosts) sends requests where a direct
+    connection goes, so it counts as none. Only the scheme is returned: proxy URLs may hold passwords.
+    """
+    endpoint = urlsplit(botocore_client.meta.endpoint_url)
     proxy_config = getattr(botocore_client._endpoint.http_session, "_proxy_config", None)
-    proxies = getattr(proxy_config, "_proxies", None) or {}
-    return sorted(scheme for scheme, url in proxies.items() if url)
+    proxy = proxy_config.proxy_url_for(endpoint.geturl()) if proxy_config is not None else None
+    if not proxy:
+        return None
+    target = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if (target.hostname, target.port) == (endpoint.hostname, endpoint.port):
+        return None
+    return endpoint.scheme
 
 
 def crt_problem(botocore_client: Any) -> str | None:
@@ -106,10 +117,9 @@ def crt_problem(botocore_client: Any) -> str | None:
         return problem
     if botocore_client._get_credentials() is None:
         return "the connection gives no credentials (anonymous access) and CRT signs every request"
-    proxies = connection_proxies(botocore_client)
-    if proxies:
-        schemes = ", ".join(proxies)
-        return f"the connection goes through a proxy ({schemes}) and CRT's S3 client connects directly"
+    scheme = connection_proxy(botocore_client)
+    if scheme is not None:
+        return f"the connection goes through a proxy ({scheme}) and CRT's S3 client connects directly"
     return None
 
 
@@ -392,11 +402,10 @@ class CrtTransport:
         config = botocore_client.meta.config
         self._read_timeout = float(config.read_timeout or 60)
         self._connect_timeout_ms = int(float(config.connect_timeout or 60) * 1000)
-        proxies = connection_proxies(botocore_client)
-        if proxies:
+        scheme = connection_proxy(botocore_client)
+        if scheme is not None:
             log.warning(
-                "The crt engine connects to S3 directly: the connection's proxies (%s) are not used.",
-                ", ".join(proxies),
+                "The crt engine connects to S3 directly: the connection's %s proxy is not used.", scheme
             )
         self._operation_model = botocore_client.meta.service_model.operation_model("PutObjectTagging")
         self._endpoints: dict[str, _Endpoint] = {}

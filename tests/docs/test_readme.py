@@ -38,5 +38,5 @@ def test_readme_links_point_at_files_that_exist() -> None:
 
 def test_readme_names_the_commands_and_tested_versions() -> None:
     text = README.read_text()
-    for needle in ("make demo", "make test", "make test-airflow2", "3.3.2", "2.11.2", "[testing]", "[crt]"):
+    for needle in ("make demo", "make test", "make test-airflow2", "3.3.2", "2.11.2", "[testing]", "awscrt"):
         assert needle in text, needle

@@ -179,9 +179,12 @@ def test_aiobotocore_tags_with_undo_log_and_owner(
 
 @pytest.mark.e2e
 @pytest.mark.usefixtures("aws_default_conn")
-@pytest.mark.parametrize("engine", ["asyncio", "threads", "crt"])
+@pytest.mark.parametrize(
+    ("engine", "transport"),
+    [("auto", "crt"), ("asyncio", "aiobotocore"), ("threads", "threads"), ("crt", "crt")],
+)
 def test_each_engine_tags_through_connection_with_undo(
-    local_aws: LocalAWS, s3_bucket: str, engine: str
+    local_aws: LocalAWS, s3_bucket: str, engine: str, transport: str
 ) -> None:
     s3 = local_aws.client("s3")
     keys = [f"dir/{i} ü+%.csv" for i in range(8)]
@@ -189,7 +192,9 @@ def test_each_engine_tags_through_connection_with_undo(
         s3.put_object(Bucket=s3_bucket, Key=key, Body=b"x", Tagging="old=1")
     hook = S3ObjectTaggingHook(concurrency=4, engine=engine)
     result = _merge_new_tag_with_undo_log(hook, s3, s3_bucket, keys)
-    assert (result.changed, result.failed, result.transport) == (8, 0, hook.transport_name)
+    assert (result.changed, result.failed, result.transport) == (8, 0, transport)
+    if engine == "auto":  # the stand-in's proxy is its own endpoint: a direct connection goes there too
+        assert hook.choose_transport() == ("crt", None)
 
 
 @pytest.mark.e2e
@@ -250,7 +255,9 @@ def test_signal_handler_exception_stops_the_engine(
     monkeypatch.setattr(S3ObjectTaggingHook, "async_tagging_client", fake_client)
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        hook = S3ObjectTaggingHook(aws_conn_id=None, region_name="us-east-1", concurrency=4)
+        hook = S3ObjectTaggingHook(
+            aws_conn_id=None, region_name="us-east-1", concurrency=4, engine="aiobotocore"
+        )
         with pytest.raises(_Timeout):
             hook.tag_objects(
                 [(ObjectRef("hook-bucket", f"k{i}"), None) for i in range(400)], tags=TagSet({"a": "b"})
@@ -267,7 +274,9 @@ def test_aiobotocore_under_mock_aws_says_use_threads() -> None:
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="hook-bucket")
         s3.put_object(Bucket="hook-bucket", Key="a", Body=b"x", Tagging="old=1")
-        hook = S3ObjectTaggingHook(aws_conn_id=None, region_name="us-east-1", concurrency=2)
+        hook = S3ObjectTaggingHook(
+            aws_conn_id=None, region_name="us-east-1", concurrency=2, engine="aiobotocore"
+        )
         with pytest.raises(RuntimeError, match="mock_aws .* Use engine='threads' there"):
             hook.tag_objects([(ObjectRef("hook-bucket", "a"), None)], tags=TagSet({"new": "2"}))
 
@@ -283,3 +292,99 @@ def test_crt_under_mock_aws_says_use_threads_first() -> None:
         assert s3.get_object_tagging(Bucket="hook-bucket", Key="a")["TagSet"] == [
             {"Key": "old", "Value": "1"}
         ]
+
+
+def test_auto_engine_tags_under_moto_mock_on_threads(capsys: pytest.CaptureFixture[str]) -> None:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="hook-bucket")
+        s3.put_object(Bucket="hook-bucket", Key="a", Body=b"x", Tagging="old=1")
+        hook = S3ObjectTaggingHook(aws_conn_id=None, region_name="us-east-1", concurrency=2)
+        assert hook.engine == "auto"
+        result = hook.tag_objects([(ObjectRef("hook-bucket", "a"), None)], tags=TagSet({"new": "2"}))
+        assert (result.changed, result.transport) == (1, "threads")
+        assert s3.get_object_tagging(Bucket="hook-bucket", Key="a")["TagSet"] == [
+            {"Key": "new", "Value": "2"}
+        ]
+    logged = capsys.readouterr().out
+    assert "Tagging over the threads transport: engine='auto' and moto's in-process mock_aws" in logged
+
+
+def _conn(monkeypatch: pytest.MonkeyPatch, **extra: Any) -> str:
+    """An Airflow connection with static keys (so that crt could sign) and ``extra``."""
+    connection = {
+        "conn_type": "aws",
+        "login": "AKIDEXAMPLE",
+        "password": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "extra": {"region_name": "eu-west-1", **extra},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_TAGGING_AWS", json.dumps(connection))
+    return "tagging_aws"
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.mark.usefixtures("no_proxy_env")
+def test_auto_engine_chooses_crt_for_a_signed_direct_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = S3ObjectTaggingHook(aws_conn_id=_conn(monkeypatch))
+    assert hook.choose_transport() == ("crt", None)
+    assert S3ObjectTaggingHook(aws_conn_id=_conn(monkeypatch), engine="threads").choose_transport() == (
+        "threads",
+        None,
+    )
+
+
+@pytest.mark.usefixtures("no_proxy_env")
+def test_auto_engine_avoids_crt_behind_a_configured_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    proxies = {"https": "http://user:s3cr3t@proxy.example.com:3128"}
+    hook = S3ObjectTaggingHook(aws_conn_id=_conn(monkeypatch, config_kwargs={"proxies": proxies}))
+    transport, why = hook.choose_transport()
+    assert transport == "aiobotocore"
+    assert why == "the connection goes through a proxy (https) and CRT's S3 client connects directly"
+
+
+@pytest.mark.usefixtures("no_proxy_env")
+def test_auto_engine_reads_proxy_env_as_botocore_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # botocore resolves HTTPS_PROXY and NO_PROXY for the client's endpoint; auto follows its verdict.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.com:3128")
+    hook = S3ObjectTaggingHook(aws_conn_id=_conn(monkeypatch))
+    assert hook.choose_transport()[0] == "aiobotocore"
+    monkeypatch.setenv("NO_PROXY", ".amazonaws.com")
+    hook = S3ObjectTaggingHook(aws_conn_id=_conn(monkeypatch))
+    assert hook.choose_transport() == ("crt", None)
+
+
+@pytest.mark.usefixtures("no_proxy_env")
+def test_auto_engine_avoids_crt_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    connection = {"conn_type": "aws", "extra": {"config_kwargs": {"signature_version": "unsigned"}}}
+    monkeypatch.setenv("AIRFLOW_CONN_TAGGING_AWS", json.dumps(connection))
+    transport, why = S3ObjectTaggingHook(
+        aws_conn_id="tagging_aws", region_name="eu-west-1"
+    ).choose_transport()
+    assert (transport, why) == (
+        "aiobotocore",
+        "the connection gives no credentials (anonymous access) and CRT signs every request",
+    )
+
+
+@pytest.mark.usefixtures("no_proxy_env")
+def test_old_awscrt_falls_back_or_fails_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    import awscrt
+    import awscrt.s3
+
+    # awscrt 0.36.0 (what botocore's crt extra pins) has no S3RetryConfig.
+    monkeypatch.delattr(awscrt.s3, "S3RetryConfig")
+    monkeypatch.setattr(awscrt, "__version__", "0.36.0")
+    auto = S3ObjectTaggingHook(aws_conn_id=_conn(monkeypatch))
+    assert auto.choose_transport() == (
+        "aiobotocore",
+        "awscrt 0.36.0 is installed and the crt engine needs 0.38 or later",
+    )
+    named = S3ObjectTaggingHook(aws_conn_id=_conn(monkeypatch), engine="crt")
+    with pytest.raises(RuntimeError, match=r"crt engine cannot run: awscrt 0\.36\.0 .* needs 0\.38"):
+        named.tag_objects([(ObjectRef("no-such-bucket-anywhere", "a"), None)], tags=TagSet({"k": "v"}))

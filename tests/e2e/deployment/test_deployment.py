@@ -125,10 +125,10 @@ def test_cleared_deferred_batch_task_finishes(outcome: Outcome) -> None:
     assert jobs[-1].status == "Complete", [job.description for job in jobs]
     assert {job.status for job in jobs[:-1]} <= {"Cancelled"}, "only a cancelled job precedes a successor"
     progress = jobs[-1].description["ProgressSummary"]
-    assert (progress["NumberOfTasksSucceeded"], progress["NumberOfTasksFailed"]) == (BATCH_OBJECTS, 0)
+    assert (progress["NumberOfTasksSucceeded"], progress["NumberOfTasksFailed"]) == (batch_objects(run), 0)
     new = batch_tags(day_of(outcome, run))
     parquet = parquet_tags(outcome, run)
-    assert len(parquet) == BATCH_OBJECTS
+    assert len(parquet) == batch_objects(run)
     wrong = {key: tags for key, tags in parquet.items() if tags != new}
     assert not wrong, f"{len(wrong)} objects not tagged {new}: {wrong}"
 

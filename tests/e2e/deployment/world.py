@@ -19,10 +19,11 @@ DATA_BUCKET = "e2e-data"
 OPS_BUCKET = "e2e-ops"
 BATCH_SIZE = 100  # objects per mapped direct-tagging task (S3_TAGGING_EXAMPLE_BATCH_SIZE)
 BATCH_OBJECTS = 100  # .parquet objects per batch-job scenario
-# The jobs the test cancels by marking their task failed or success get three times as many objects,
-# so they stay Active three times as long (90 s): in CI a mark landed twice after the trigger's first
-# logged poll came late and the 30 s job was already Completing. They are cancelled part-way, so the
-# longer job costs no time.
+# The jobs the test cancels (by clearing their task, or marking it failed or success) get three times
+# as many objects, so they stay Active three times as long (90 s): in CI a mark landed twice, and a
+# clear once on a loaded machine, after the trigger's first logged poll came late and the 30 s job was
+# already Completing. Marked ones are cancelled part-way, so the longer job costs no time; a cleared
+# one's successor runs them all, in parallel with the other scenarios.
 CANCELLED_BATCH_OBJECTS = 3 * BATCH_OBJECTS
 DIRECT_OBJECTS = 3 * BATCH_SIZE  # three mapped tasks per direct run
 EVENTS_PER_DAY = 40  # one mapped task per interval (these examples keep the default batch size)
@@ -93,7 +94,7 @@ def days_around(today: dt.date) -> list[str]:
 
 def batch_objects(run: Run) -> int:
     """How many ``.parquet`` objects a batch-job scenario's prefix holds."""
-    return CANCELLED_BATCH_OBJECTS if run in (BATCH_FAILED, BATCH_SUCCEEDED) else BATCH_OBJECTS
+    return CANCELLED_BATCH_OBJECTS if run in (BATCH_CLEARED, BATCH_FAILED, BATCH_SUCCEEDED) else BATCH_OBJECTS
 
 
 def seed_plan(today: dt.date) -> dict[str, Tags]:
