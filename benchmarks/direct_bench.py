@@ -122,7 +122,7 @@ def aiobotocore_concurrent(
     loop: str = "asyncio",
 ) -> dict[str, Any]:
     """Bare aiobotocore, no engine: ``concurrency`` coroutines sharing one aiobotocore client, each
-    awaiting ``put_object_tagging`` in turn. The ceiling of the asyncio engine: the same botocore
+    awaiting ``put_object_tagging`` in turn. The ceiling of the aiobotocore transport: the same botocore
     pipeline and client, without the engine's chunks, rules and counting. ``loop``: ``asyncio`` (the
     standard event loop, as the product runs) or ``uvloop`` (only to show it is not needed).
     """
@@ -262,12 +262,19 @@ def engine_defaults() -> dict[str, Any]:
     }
 
 
-def hook_client_config(concurrencies: list[int]) -> dict[str, Any]:
-    """The botocore settings ``S3ObjectTaggingHook`` gives its client for each concurrency.
+def hook_client_config(concurrencies: list[int], endpoint_url: str | None = None) -> dict[str, Any]:
+    """The botocore settings ``S3ObjectTaggingHook`` gives its client for each concurrency, and the
+    transport its default engine runs against the fake server (``endpoint_url``).
 
-    Imports Airflow, so it runs in its own child process; the figures' children only import boto3.
+    The transport is the hook's own choice (``choose_transport``), for a connection like the
+    benchmarks' clients: dummy static credentials, the fake server's endpoint and this process's proxy
+    settings. Building the client makes no request. Imports Airflow, so it runs in its own child
+    process; the figures' children only import boto3.
     """
-    from airflow_s3_batch_tagging.hooks.s3_object_tagging import DEFAULT_ENGINE, S3ObjectTaggingHook
+    from unittest import mock
+
+    from airflow_s3_batch_tagging.hooks.s3_object_tagging import S3ObjectTaggingHook
+    from airflow_s3_batch_tagging.transports import DEFAULT_ENGINE
 
     configs = {}
     for concurrency in concurrencies:
@@ -276,8 +283,15 @@ def hook_client_config(concurrencies: list[int]) -> dict[str, Any]:
             name: getattr(config, name, None)
             for name in ("max_pool_connections", "retries", "parameter_validation", "user_agent")
         }
-        configs[str(concurrency)]["engine"] = DEFAULT_ENGINE
-    return {"configs": configs}
+    connection = {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        **({"AWS_ENDPOINT_URL_S3": endpoint_url} if endpoint_url else {}),
+    }
+    with mock.patch.dict("os.environ", connection):
+        transport, why = S3ObjectTaggingHook(aws_conn_id=None).choose_transport()
+    return {"configs": configs, "engine": DEFAULT_ENGINE, "transport": transport, "why": why}
 
 
 def engine_settings(client_config: dict[str, Any] | None, variant: str = "default") -> dict[str, Any]:

@@ -14,7 +14,14 @@ SWEEP_SHARE = 0.95
 # tell apart from the top scorer: at every latency its best run reaches the top scorer's worst run. So
 # run-to-run noise (the sweep's runs spread by several percent on 2 shared cores) does not flip it.
 SUGGESTED = "static user_agent, parameter_validation=False"
-THREAD_ROWS = ("replace_threads", "merge_threads", "slowdown_threads")
+TRANSPORTS = ("crt", "aiobotocore", "threads")
+"""The transports measured; section 1-2's figures are ``results[f"{figure}_{transport}"]``."""
+TRANSPORT_NOTES = {
+    "crt": "AWS's Common Runtime: SigV4 signing and HTTP in native code",
+    "aiobotocore": "coroutines over one aiobotocore client; alias `asyncio`",
+    "threads": "one boto3 client in a thread pool",
+}
+FIGURES = ("replace", "merge", "slowdown")
 
 
 def _n(value: float, digits: int = 0) -> str:
@@ -32,6 +39,27 @@ def _load(values: tuple[float, ...]) -> str:
 
 def _met(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
+
+
+def default_transport(results: dict[str, Any]) -> str:
+    """The transport the product's default engine ran on against the fake server."""
+    return str(results.get("default_engine") or "aiobotocore")
+
+
+def transports(results: dict[str, Any]) -> list[str]:
+    """The transports with section 1-2 figures, the default first."""
+    ordered = dict.fromkeys((default_transport(results), *(results.get("transports") or TRANSPORTS)))
+    return [name for name in ordered if any(f"{figure}_{name}" in results for figure in FIGURES)]
+
+
+def _default_setting(results: dict[str, Any]) -> str:
+    """How the default transport was chosen, e.g. ``crt (engine='auto')``."""
+    default, setting = default_transport(results), results.get("default_engine_setting")
+    return f"{default} (engine={setting!r})" if setting and setting != default else default
+
+
+def _label(results: dict[str, Any], transport: str) -> str:
+    return f"{transport} (default)" if transport == default_transport(results) else transport
 
 
 def render(results: dict[str, Any]) -> str:
@@ -81,28 +109,31 @@ def render(results: dict[str, Any]) -> str:
 
 def _targets(results: dict[str, Any]) -> list[str]:
     rows = []
-    if "replace" in results and "naive" in results:
+    default = default_transport(results)
+    if f"replace_{default}" in results and "naive" in results:
         naive = results["naive"].median("objects_per_second")
-        ratio = results["replace"].median("objects_per_second") / naive
+        ratio = results[f"replace_{default}"].median("objects_per_second") / naive
         ceiling = results["ceiling"]["default"].median("ceiling_calls_per_cpu_second") / naive
-        extra = ""
-        if "replace_threads" in results:
-            threads = results["replace_threads"].median("objects_per_second") / naive
-            extra += f"; threaded engine: {threads:.1f}x"
+        extra = "".join(
+            f"; {name}: {results[f'replace_{name}'].median('objects_per_second') / naive:.1f}x"
+            for name in transports(results)
+            if name != default and f"replace_{name}" in results
+        )
         if "aiobotocore" in results:
             bare = results["aiobotocore"]["asyncio"].median("objects_per_second") / naive
             extra += f"; bare aiobotocore, no engine: {bare:.1f}x"
         rows.append(
             f"| direct path >= {RATIO_TARGET:.0f}x the naive loop at 20 ms | {ratio:.1f}x with the default "
-            f"engine (asyncio){extra}; one-core bare-botocore ceiling: {ceiling:.1f}x "
+            f"transport, {_default_setting(results)}{extra}; one-core bare-botocore ceiling: {ceiling:.1f}x "
             f"| {_met(ratio >= RATIO_TARGET)} |"
         )
-    if "merge" in results:
-        names = [name for name in ("merge", "slowdown", *THREAD_ROWS[1:]) if name in results]
+    names = [f"{figure}_{name}" for figure in ("merge", "slowdown") for name in transports(results)]
+    names = [name for name in names if name in results]
+    if names:
         lost = sum(int(run["lost"]) for name in names for run in results[name].runs)
         objects = sum(int(run["objects"]) for name in names for run in results[name].runs)
         rows.append(
-            f"| no object lost (merge + undo log, 10% SlowDown; both engines) | {lost} lost of "
+            f"| no object lost (merge + undo log, 10% SlowDown; every transport) | {lost} lost of "
             f"{_n(objects)} | {_met(lost == 0)} |"
         )
     manifest = results.get("manifest")
@@ -151,11 +182,12 @@ def _server(results: dict[str, Any]) -> list[str]:
         )
     cpu = min(row["server_cpu_us_per_request"] for row in rows)
     out += ["", f"One core of the server answers about {_n(1e6 / cpu)} requests/s."]
-    replace = results.get("replace")
+    replace = results.get(f"replace_{default_transport(results)}")
     if replace is not None:
         client = replace.median("cpu_ms_per_object")
         out[-1] += (
-            f" The default (asyncio) engine needs {client:.2f} ms of client CPU per object (below), so "
+            f" The default transport ({default_transport(results)}) needs {client:.2f} ms of client CPU "
+            "per object (below), so "
             f"one client core asks for at most about {_n(1000 / client)}/s: the server has "
             f"{1e6 / cpu / (1000 / client):.0f}x headroom."
         )
@@ -179,18 +211,27 @@ def _direct(results: dict[str, Any]) -> list[str]:
     naive = results["naive"]
     naive_rate = naive.median("objects_per_second")
     ceiling_rate = ceiling.median("ceiling_calls_per_cpu_second")
+    default = default_transport(results)
+    measured = transports(results)
     out = ["## 1-2. Direct path at 20 ms latency: replace, merge with undo log, SlowDown", ""]
-    intro = (
-        "Below, the *asyncio engine* is `TaggingEngine` over the `aiobotocore` transport "
-        '(`engine="aiobotocore"`, alias `asyncio`: coroutines over one aiobotocore client)'
+    notes = "; ".join(
+        f'`{name}` ({TRANSPORT_NOTES.get(name, "transport")}, `engine="{name}"`)' for name in measured
     )
-    if any(name in results for name in THREAD_ROWS):
-        intro += (
-            "; the *threaded engine* is the same engine over the `threads` transport (one boto3 client in a "
-            'thread pool, `engine="threads"`), measured in the same run for comparison'
-        )
+    intro = f"Each row is `TaggingEngine` over one transport, labelled by it: {notes}." if measured else ""
+    if measured:
+        why = results.get("default_engine_why")
+        setting = results.get("default_engine_setting")
+        if setting and setting != default:
+            intro += f" The product's default, engine={setting!r}, runs `{default}` here"
+        else:
+            intro += f" The product's default transport is `{default}`"
+        if why:
+            intro += f": {why}"
+        elif setting == "auto" and default == "crt":
+            intro += " (the fake server's connection has credentials and no proxy)"
+        intro += "; the other transports are measured in the same run for comparison."
     out += [
-        intro + ".",
+        intro,
         "",
         "| | objects/s | vs naive loop | CPU ms per object | peak RSS | objects lost |",
         "|---|---|---|---|---|---|",
@@ -211,64 +252,109 @@ def _direct(results: dict[str, Any]) -> list[str]:
                 naive_rate,
             )
         )
-    if "replace" not in results:
+    replace = results.get(f"replace_{default}")
+    if replace is None:
         out += ["", f"Direct engine figures skipped: {results.get('direct_skipped', 'not run')}.", ""]
         return out
-    labels = {
-        "replace": "**asyncio engine (default), replace, default settings** (the hook's client: static "
-        f"`user_agent`, `parameter_validation=False`), {_n(sizes.direct_objects)} objects",
-        "replace_threads": f"threaded engine, replace, default settings, {_n(sizes.threads_objects)} objects",
-        "merge": f"asyncio engine, merge (get + put) with undo log, {_n(sizes.merge_objects)} objects",
-        "merge_threads": "threaded engine, merge (get + put) with undo log, "
-        f"{_n(sizes.threads_merge_objects)} objects",
-        "slowdown": f"asyncio engine, replace, 10% SlowDown injected, {_n(sizes.slowdown_objects)} objects",
-        "slowdown_threads": "threaded engine, replace, 10% SlowDown injected, "
-        f"{_n(sizes.threads_slowdown_objects)} objects",
-        "botocore_defaults": "asyncio engine, replace, default settings but botocore's default client "
-        "settings (parameter validation, per-request User-Agent), "
-        f"{_n(sizes.botocore_defaults_objects)} objects",
+    what = {
+        "replace": "replace, default settings",
+        "merge": "merge (get + put) with undo log",
+        "slowdown": "replace, 10% SlowDown injected",
     }
-    out += [_row(label, results[name], naive_rate) for name, label in labels.items() if name in results]
+    for figure in FIGURES:
+        for name in measured:
+            if f"{figure}_{name}" not in results:
+                continue
+            label = f"{_label(results, name)}, {what[figure]}"
+            if figure == "replace" and name == default:
+                label = f"**{label}**"
+            objects = results[f"{figure}_{name}"].runs[0]["objects"]
+            out.append(_row(f"{label}, {_n(objects)} objects", results[f"{figure}_{name}"], naive_rate))
+    plain = results.get("botocore_defaults")
+    if plain is not None:
+        out.append(
+            _row(
+                "aiobotocore, replace, default settings but botocore's default client settings (parameter "
+                f"validation, per-request User-Agent), {_n(sizes.botocore_defaults_objects)} objects",
+                plain,
+                naive_rate,
+            )
+        )
     defaults = results.get("engine_defaults", {})
-    replace = results["replace"]
     rate, cpu = replace.median("objects_per_second"), replace.median("cpu_ms_per_object")
     out += [
         "",
-        f"Default settings: engine=asyncio, {', '.join(f'{k}={v}' for k, v in defaults.items())}; "
-        "the client (SigV4, request checksums, retries) has the settings `S3ObjectTaggingHook` gives it: "
-        f"`{results.get('client_config')}`.",
+        f"Default settings: engine={results.get('default_engine_setting', default)!r} ({default} here), "
+        f"{', '.join(f'{k}={v}' for k, v in defaults.items())}. The botocore client the hook builds for "
+        "the transports (SigV4, request checksums; one attempt per request, the engine retries) has the "
+        f"settings `S3ObjectTaggingHook` gives it: `{results.get('client_config')}`; crt takes its "
+        "endpoint, credentials and timeouts from that client and signs and sends in native code.",
     ]
+    rates = [
+        (name, results[f"replace_{name}"], results.get(f"merge_{name}"))
+        for name in measured
+        if f"replace_{name}" in results
+    ]
+    out.append(
+        "One task's objects/s by transport (default settings, 20 ms; the figures of "
+        "`estimate.DIRECT_OBJECTS_PER_SECOND`), writes only (replace) / read then write (merge with undo "
+        "log): "
+        + "; ".join(
+            f"**{name}: {_n(write.median('objects_per_second'))} / "
+            + (_n(read.median("objects_per_second")) if read is not None else "not measured")
+            + "**"
+            for name, write, read in rates
+        )
+        + "."
+    )
+    aio = results.get("replace_aiobotocore")
+    if default != "aiobotocore" and aio is not None:
+        out.append(
+            f"The default transport, {default}, replaces at {rate / aio.median('objects_per_second'):.1f}x "
+            f"aiobotocore's throughput with {cpu / aio.median('cpu_ms_per_object'):.0%} of its CPU per "
+            f"object ({cpu:.2f} against {aio.median('cpu_ms_per_object'):.2f} ms)."
+        )
     same = results["ceiling"].get(SUGGESTED, ceiling)
     same_rate = same.median("ceiling_calls_per_cpu_second")
-    if bare is not None:
+    if bare is not None and aio is not None:
+        aio_rate, aio_cpu = aio.median("objects_per_second"), aio.median("cpu_ms_per_object")
         out.append(
-            f"The asyncio engine reaches {rate / bare.median('objects_per_second'):.0%} of bare "
-            f"aiobotocore's throughput ({cpu:.2f} ms CPU per object against "
+            f"The aiobotocore transport reaches {aio_rate / bare.median('objects_per_second'):.0%} of bare "
+            f"aiobotocore's throughput ({aio_cpu:.2f} ms CPU per object against "
             f"{bare.median('cpu_ms_per_object'):.2f} ms with no engine) and "
-            f"{rate / same_rate:.0%} of the one-core bare-botocore ceiling with the same client settings "
+            f"{aio_rate / same_rate:.0%} of the one-core bare-botocore ceiling with the same client settings "
             f"({_n(same_rate)}/s)."
         )
     threads = results.get("replace_threads")
     if threads is not None:
-        out.append(
-            f"The threaded engine reaches {threads.median('objects_per_second') / ceiling_rate:.0%} of the "
+        sentence = (
+            f"The threads transport reaches {threads.median('objects_per_second') / ceiling_rate:.0%} of the "
             f"bare-botocore ceiling ({threads.median('cpu_ms_per_object'):.2f} ms CPU per object against "
-            f"{ceiling.median('cpu_ms_per_call'):.2f} ms per bare call); the asyncio engine is "
-            f"{rate / threads.median('objects_per_second'):.2f}x its throughput with "
-            f"{1 - cpu / threads.median('cpu_ms_per_object'):.0%} less CPU per object "
-            '(see "Where the CPU goes").'
+            f"{ceiling.median('cpu_ms_per_call'):.2f} ms per bare call)"
         )
-    slowdown = results["slowdown"]
-    out += [
-        "Under SlowDown, the server answered "
-        f"{_n(slowdown.median('server_slowdowns'))} 503s per run (median) to the asyncio engine "
-        "and its counted retries were "
-        f"{_n(slowdown.median('retries'))}; lost objects are counted on the server after each run (objects "
-        "without the expected tags). Merge writes one undo log part per chunk "
-        f"({_n(results['merge'].median('undo_parts'))} parts per run) before writing that chunk's objects.",
-        "",
-    ]
-    return out
+        if aio is not None:
+            aio_rate, aio_cpu = aio.median("objects_per_second"), aio.median("cpu_ms_per_object")
+            sentence += (
+                f"; aiobotocore is {aio_rate / threads.median('objects_per_second'):.2f}x its throughput "
+                f"with {1 - aio_cpu / threads.median('cpu_ms_per_object'):.0%} less CPU per object "
+                '(see "Where the CPU goes")'
+            )
+        out.append(sentence + ".")
+    slowdown, merge = results.get(f"slowdown_{default}"), results.get(f"merge_{default}")
+    if slowdown is not None:
+        out.append(
+            "Under SlowDown, the server answered "
+            f"{_n(slowdown.median('server_slowdowns'))} 503s per run (median) to the default transport "
+            f"({default}) and its counted retries were {_n(slowdown.median('retries'))}; lost objects are "
+            "counted on the server after each run (objects without the expected tags)."
+        )
+    if merge is not None:
+        out.append(
+            "Merge writes one undo log part per chunk "
+            f"({_n(merge.median('undo_parts'))} parts per run over {default}) before writing that chunk's "
+            "objects."
+        )
+    return [*out, ""]
 
 
 CEILING_SHARE_TARGET = 0.85
@@ -424,14 +510,21 @@ def _s3_ceiling(results: dict[str, Any]) -> list[str]:
         out.append(f"- {label}: {state}.")
     default = results.get("default_engine")
     if default:
-        out += ["", f"The product's default transport in this run: `{default}`."]
+        setting = results.get("default_engine_setting")
+        chosen = f" (engine={setting!r})" if setting and setting != default else ""
+        why = results.get("default_engine_why")
+        out += [
+            "",
+            f"The product's default transport in this run: `{default}`{chosen}"
+            + (f": {why}." if why else "."),
+        ]
     out.append("")
     return out
 
 
 def _sweep(results: dict[str, Any], engine: str | None = None) -> list[str]:
-    """The default concurrency from the default engine's sweep (or, with ``engine``, what it would be
-    if ``engine`` were the default)."""
+    """The default concurrency from the default transport's sweep (or, with ``engine``, what it would
+    be if ``engine``, the fallback transport, were the default)."""
     sweeps: dict[float, dict[int, Any]] | None = results.get("sweep")
     if not sweeps:
         return []
@@ -443,11 +536,14 @@ def _sweep(results: dict[str, Any], engine: str | None = None) -> list[str]:
         for latency in latencies
     }
     header = " | ".join(f"objects/s at {latency * 1000:.0f} ms | CPU ms per object" for latency in latencies)
-    title = f"## The default concurrency if `{engine}` were the default engine" if engine else ""
+    setting = results.get("default_engine_setting")
+    title = f"## The default concurrency if `{engine}` were the default transport" if engine else ""
     which = (
-        f"The {engine} engine"
+        f'The `{engine}` transport (what `engine="auto"` falls back to where crt cannot serve the connection)'
         if engine
-        else f"The {results.get('default_engine', 'aiobotocore')} engine (the default)"
+        else f"The `{default_transport(results)}` transport (the product's default"
+        + (f" here, engine={setting!r}" if setting and setting != default_transport(results) else "")
+        + ")"
     )
     out = [
         title or "## Choosing the default concurrency",
@@ -489,11 +585,19 @@ def _sweep(results: dict[str, Any], engine: str | None = None) -> list[str]:
         c for c in concurrencies if sweeps[base][c].median("objects_per_second") >= SWEEP_SHARE * best[base]
     )
     current = results.get("engine_defaults", {}).get("concurrency")
-    verdict = (
-        f"The engine's default in this run is {current}: it matches."
-        if current == recommended
-        else f"The engine's default in this run is {current}: **change it to {recommended}**."
-    )
+    if engine:
+        verdict = (
+            f"The engine's default in this run is {current}, chosen from the default transport's sweep; "
+            + (
+                "it would match."
+                if current == recommended
+                else f"were {engine} the default, it would be {recommended}."
+            )
+        )
+    elif current == recommended:
+        verdict = f"The engine's default in this run is {current}: it matches."
+    else:
+        verdict = f"The engine's default in this run is {current}: **change it to {recommended}**."
     slow = latencies[-1]
     chosen, least, most = (
         sweeps[base][recommended],
@@ -685,7 +789,8 @@ def _cpu(results: dict[str, Any]) -> list[str]:
         "",
     ]
     bare_loops = results.get("aiobotocore") or {}
-    replace, threads = results.get("replace"), results.get("replace_threads")
+    # The botocore-based transports against their bare clients: aiobotocore and threads.
+    replace, threads = results.get("replace_aiobotocore"), results.get("replace_threads")
     if not (bare_loops and replace and threads):
         return out
     bare = bare_loops["asyncio"]
@@ -693,15 +798,16 @@ def _cpu(results: dict[str, Any]) -> list[str]:
     bare_call = ceiling[SUGGESTED].median("cpu_ms_per_call") if SUGGESTED in ceiling else default
     rows = [
         (f"bare botocore, one call at a time at 0 ms (`{SUGGESTED}`)", None, bare_call, None),
-        (f"threaded engine, {concurrency} threads, 20 ms", threads, threads.median("cpu_ms_per_object"),
+        (f"threads transport, {concurrency} threads, 20 ms", threads, threads.median("cpu_ms_per_object"),
          bare_call),
         (f"bare aiobotocore, no engine, {concurrency} coroutines, 20 ms", bare,
          bare.median("cpu_ms_per_object"), None),
-        (f"asyncio engine (default), {concurrency} coroutines, 20 ms", replace,
+        (f"aiobotocore transport, {concurrency} coroutines, 20 ms", replace,
          replace.median("cpu_ms_per_object"), bare.median("cpu_ms_per_object")),
     ]  # fmt: skip
     out += [
-        f"Each engine against its bare client, same hook client settings, concurrency {concurrency}:",
+        "Each botocore-based transport against its bare client, same hook client settings, concurrency "
+        f"{concurrency}:",
         "",
         "| | objects/s | vs naive loop | CPU ms per object | vs its bare client | peak RSS |",
         "|---|---|---|---|---|---|",
@@ -717,14 +823,15 @@ def _cpu(results: dict[str, Any]) -> list[str]:
     threaded_cpu, asyncio_cpu = threads.median("cpu_ms_per_object"), replace.median("cpu_ms_per_object")
     out += [
         "",
-        f"**Why the asyncio engine uses {1 - asyncio_cpu / threaded_cpu:.0%} less CPU per object** "
+        f"**Why aiobotocore uses {1 - asyncio_cpu / threaded_cpu:.0%} less CPU per object than threads** "
         f"({asyncio_cpu:.2f} against {threaded_cpu:.2f} ms): both run the same botocore pipeline "
         "(parameter serialisation, SigV4 signing, the checksum, response parsing), which is most of the "
         f"cost. The threads add {threaded_cpu - bare_call:+.2f} ms per object on top of a bare call: "
         f"{concurrency} threads share one GIL, and every blocking socket call of every request releases "
         "it and has to win it back, so "
-        "each request costs several GIL hand-offs, OS thread wake-ups and context switches. The asyncio "
-        "engine runs every request on one thread, waiting on all sockets in one `epoll` call: no hand-offs. "
+        "each request costs several GIL hand-offs, OS thread wake-ups and context switches. The "
+        "aiobotocore transport runs every request on one thread, waiting on all sockets in one `epoll` "
+        "call: no hand-offs. "
         "Its own work (chunks, semaphore, rules, counting) adds "
         f"{asyncio_cpu - bare.median('cpu_ms_per_object'):+.2f} ms per object to bare aiobotocore.",
     ]
@@ -743,7 +850,7 @@ def _cpu(results: dict[str, Any]) -> list[str]:
     if plain:
         speedup = replace.median("objects_per_second") / plain.median("objects_per_second") - 1
         out.append(
-            "The hook's client settings, against botocore's defaults, changed the asyncio engine's "
+            "The hook's client settings, against botocore's defaults, changed the aiobotocore transport's "
             f"throughput by {speedup:+.0%} "
             f"and its CPU per object by {asyncio_cpu / plain.median('cpu_ms_per_object') - 1:+.0%}."
         )
@@ -766,20 +873,19 @@ def _cpu(results: dict[str, Any]) -> list[str]:
     rss = replace.median("max_rss_mb") - threads.median("max_rss_mb")
     out += [
         "",
-        "**What the asyncio engine costs:**",
+        '**What the aiobotocore transport costs** (what `engine="auto"` falls back to):',
         "",
         "- No new dependency: aiobotocore (with aiohttp) already comes with "
         "`apache-airflow-providers-amazon[aiobotocore]`, which the batch path's deferrable trigger needs "
-        f"(versions in the machine table). The asyncio engine's process peaked {rss:+.0f} MB above the "
-        "threaded engine's here (aiobotocore and aiohttp are imported on top of boto3).",
-        "- moto's in-process `mock_aws` patches botocore's synchronous HTTP sending, which aiobotocore does "
-        'not use: tests that run under `mock_aws` must pass `engine="threads"` (or use moto in server '
-        "mode); on the default engine they fail with a RuntimeError that says so.",
+        f"(versions in the machine table). Its process peaked {rss:+.0f} MB above the threads "
+        "transport's here (aiobotocore and aiohttp are imported on top of boto3).",
         "- Each run of the hook's `tag_objects` runs on an event loop of its own in a worker thread, with "
-        "its own aiobotocore client, while the calling thread waits: a signal handler's exception (Airflow's "
+        "its own client, while the calling thread waits: a signal handler's exception (Airflow's "
         "`execution_timeout`) is raised there and cancels the run. The undo log is written by a blocking "
         "boto3 client from another worker thread, so the loop keeps serving requests meanwhile.",
-        '- `engine="threads"` stays available: same options, results and rules, any boto3 client.',
+        "- moto's in-process `mock_aws` patches botocore's synchronous HTTP sending, which neither "
+        'aiobotocore nor CRT uses: under it `engine="auto"` runs the threads transport (and logs why); '
+        '`engine="threads"` stays available everywhere: same options, results and rules, any boto3 client.',
         "",
     ]
     return out
@@ -792,8 +898,9 @@ def _notes(results: dict[str, Any]) -> list[str]:
         "- The endpoint is plain HTTP on localhost: real S3 adds TLS (small per request on a kept-alive "
         "connection) and, over HTTPS, botocore does not hash S3 payloads for the signature, which it does "
         "over plain HTTP here; both are small next to botocore's own work per request (above).",
-        "- The server and the client share this machine's 2 cores; the client of one task uses one core "
-        "(the GIL, or the one event loop), the server well under one. Other processes on the machine "
+        "- The server and the client share this machine's 2 cores; the client of one task uses about "
+        "one core (the GIL, or the one event loop; crt's native threads sign and send beside it), the "
+        "server well under one. Other processes on the machine "
         "lower throughput figures much more than CPU-per-object figures: see the load rows of the machine "
         "table.",
         "- Injected SlowDowns are random, not caused by load; the throughput under them measures the cost of "

@@ -32,8 +32,12 @@ from benchmarks.child import QuietWaiter, run_in_child
 from benchmarks.fake_s3 import FakeS3Process, load_test
 
 SECTIONS = ("server", "direct", "manifest", "report", "redrive", "plan")
-CEILING_CONCURRENCY = 256
-"""Requests in flight of the extra crt row at 50 ms (3,500/s there need 175)."""
+CEILING_CONCURRENCY = 128
+"""Requests in flight of the extra row at 50 ms, below the default: by Little's law 3,500/s there need
+175 in flight, so 128 shows what a smaller default would give up (left out if it is the default)."""
+FALLBACK_ENGINE = "aiobotocore"
+"""What ``engine="auto"`` runs where crt cannot serve the connection (moto's ``mock_aws`` aside): its
+concurrency sweep is measured too, to show the default concurrency if it were the default."""
 WRITE_CEILING = 3500.0
 """S3's documented writes per second per partitioned prefix, enforced by the fake server's token bucket."""
 QUIET = QuietWaiter(budget=60.0)
@@ -43,6 +47,13 @@ M = 1_000_000
 @dataclass
 class Sizes:
     runs: int = 3
+    # Objects per run of section 1-2, per transport (crt_*; aiobotocore: direct_, merge_ and
+    # slowdown_objects; threads_*): each run lasts a few seconds at that transport's rate (crt
+    # about 3,000 objects/s replacing, 900 merging, 350 under SlowDown; aiobotocore about 700
+    # replacing, threads 400).
+    crt_objects: int = 20_000
+    crt_merge_objects: int = 6_000
+    crt_slowdown_objects: int = 3_000
     direct_objects: int = 20_000
     threads_objects: int = 10_000
     merge_objects: int = 10_000
@@ -72,6 +83,9 @@ class Sizes:
     def quick(cls) -> Sizes:
         return cls(
             runs=3,
+            crt_objects=4_000,
+            crt_merge_objects=2_000,
+            crt_slowdown_objects=1_000,
             direct_objects=2_000,
             threads_objects=1_000,
             merge_objects=2_000,
@@ -214,33 +228,57 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
         defaults = direct_bench.engine_defaults()
         results["engine_defaults"] = defaults
         default_concurrency = int(defaults["concurrency"])
-        configs = run_in_child(
+        hook = run_in_child(
             "hook_client_config",
-            {"concurrencies": sorted({default_concurrency, CEILING_CONCURRENCY, *sizes.sweep})},
-        )["configs"]
-        results["client_config"] = {
-            k: v for k, v in configs[str(default_concurrency)].items() if k != "engine"
-        }
+            {
+                "concurrencies": sorted({default_concurrency, CEILING_CONCURRENCY, *sizes.sweep}),
+                "endpoint_url": url,
+            },
+        )
+        configs = hook["configs"]
+        results["client_config"] = configs[str(default_concurrency)]
+        # The transport the product's default engine runs here, as the hook chose it (for
+        # engine="auto": crt, since the fake server's connection has credentials and no proxy).
+        default_engine = str(hook["transport"])
+        results["default_engine"] = default_engine
+        results["default_engine_setting"] = hook["engine"]
+        results["default_engine_why"] = hook["why"]
+        # The default transport first, then the others, for the comparisons.
+        transports = list(dict.fromkeys((default_engine, *direct_bench.ENGINES)))
+        results["transports"] = transports
         new = direct_bench.NEW_TAGS
 
         def engine(count: int, prefix: str, concurrency: int | None = None, **options: Any) -> dict[str, Any]:
-            config = {
-                k: v for k, v in configs[str(concurrency or default_concurrency)].items() if k != "engine"
-            }
+            config = configs[str(concurrency or default_concurrency)]
             params = {"endpoint_url": url, "count": count, "prefix": prefix, "client_config": config}
             if concurrency is not None:
                 params["concurrency"] = concurrency
             return {**params, **options}
 
-        # Each figure for the default engine (asyncio), then for the threaded engine as a comparison.
+        # Each figure over every transport, the default first: results[f"{figure}_{transport}"].
+        counts = {
+            "replace": {
+                "crt": sizes.crt_objects,
+                "aiobotocore": sizes.direct_objects,
+                "threads": sizes.threads_objects,
+            },
+            "merge": {
+                "crt": sizes.crt_merge_objects,
+                "aiobotocore": sizes.merge_objects,
+                "threads": sizes.threads_merge_objects,
+            },
+            "slowdown": {
+                "crt": sizes.crt_slowdown_objects,
+                "aiobotocore": sizes.slowdown_objects,
+                "threads": sizes.threads_slowdown_objects,
+            },
+        }
         print("Direct engine, replace, default settings (20 ms)", flush=True)
-        for name, count, engine_name in (
-            ("replace", sizes.direct_objects, "asyncio"),
-            ("replace_threads", sizes.threads_objects, "threads"),
-        ):
-            results[name] = measure(
+        for transport in transports:
+            count = counts["replace"][transport]
+            results[f"replace_{transport}"] = measure(
                 "direct_engine",
-                engine(count, "d/", engine=engine_name),
+                engine(count, "d/", engine=transport),
                 runs,
                 fresh(0.020),
                 check("d/", count, new),
@@ -248,26 +286,22 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
 
         print("Direct engine, merge with undo log (20 ms)", flush=True)
         merged = {**direct_bench.OLD_TAGS, **new}
-        for name, count, engine_name in (
-            ("merge", sizes.merge_objects, "asyncio"),
-            ("merge_threads", sizes.threads_merge_objects, "threads"),
-        ):
-            results[name] = measure(
+        for transport in transports:
+            count = counts["merge"][transport]
+            results[f"merge_{transport}"] = measure(
                 "direct_engine",
-                engine(count, "m/", mode="merge", undo_log=True, engine=engine_name),
+                engine(count, "m/", mode="merge", undo_log=True, engine=transport),
                 runs,
                 fresh(0.020, seed_prefix="m/", count=count),
                 check("m/", count, merged),
             )
 
         print("Direct engine, replace under 10% SlowDown (20 ms)", flush=True)
-        for name, count, engine_name in (
-            ("slowdown", sizes.slowdown_objects, "asyncio"),
-            ("slowdown_threads", sizes.threads_slowdown_objects, "threads"),
-        ):
-            results[name] = measure(
+        for transport in transports:
+            count = counts["slowdown"][transport]
+            results[f"slowdown_{transport}"] = measure(
                 "direct_engine",
-                engine(count, "s/", engine=engine_name),
+                engine(count, "s/", engine=transport),
                 runs,
                 fresh(0.020, 0.10),
                 check("s/", count, new),
@@ -277,7 +311,7 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
         count = sizes.botocore_defaults_objects
         results["botocore_defaults"] = measure(
             "direct_engine",
-            engine(count, "g/", client_variant=direct_bench.BOTOCORE_DEFAULTS),
+            engine(count, "g/", client_variant=direct_bench.BOTOCORE_DEFAULTS, engine="aiobotocore"),
             runs,
             fresh(0.020),
             check("g/", count, new),
@@ -318,15 +352,13 @@ def bench_direct(sizes: Sizes, results: dict[str, Any]) -> None:
         }
 
         bench_s3_ceiling(sizes, results, server, engine, check)
-        default_engine = str(configs[str(default_concurrency)].get("engine") or "aiobotocore")
-        results["default_engine"] = default_engine
-        # The default engine's sweep picks the default concurrency; crt's is measured too (when it is
-        # not the default) to show what the default would be if it were.
+        # The default transport's sweep picks the default concurrency; the fallback transport's is
+        # measured too (when it is not the default) to show what the default would be if it were.
         by_engine: dict[str, dict[float, dict[int, Figure]]] = {}
-        for swept in dict.fromkeys((default_engine, "crt")):
+        for swept in dict.fromkeys((default_engine, FALLBACK_ENGINE)):
             sweeps: dict[float, dict[int, Figure]] = {}
             for latency in sizes.sweep_latencies:
-                print(f"Concurrency sweep, {swept} engine ({latency * 1000:.0f} ms)", flush=True)
+                print(f"Concurrency sweep, {swept} transport ({latency * 1000:.0f} ms)", flush=True)
                 sweep = {}
                 for concurrency in sizes.sweep:
                     count = min(
@@ -360,13 +392,16 @@ def bench_s3_ceiling(
     for latency in sizes.s3_ceiling_latencies:
         rows: dict[str, Figure] = {}
         variants: list[tuple[str, str, bool, int | None]] = [
-            (name, name, True, None) for name in direct_bench.ENGINES
+            (name, name, True, None) for name in results["transports"]
         ]
+        default = results["default_engine"]
         if latency == sizes.s3_ceiling_latencies[0]:
-            variants.append(("crt, no rate control", "crt", False, None))
-        else:
+            variants.append((f"{default}, no rate control", default, False, None))
+        elif results["engine_defaults"]["concurrency"] != CEILING_CONCURRENCY:
             # Little's law: 3,500/s at 50 ms needs 175 requests in flight.
-            variants.append((f"crt, concurrency {CEILING_CONCURRENCY}", "crt", True, CEILING_CONCURRENCY))
+            variants.append(
+                (f"{default}, concurrency {CEILING_CONCURRENCY}", default, True, CEILING_CONCURRENCY)
+            )
         for label, transport, rate_control, concurrency in variants:
             print(
                 f"S3 write ceiling {WRITE_CEILING:.0f}/s per prefix, {label} ({latency * 1000:.0f} ms)",
@@ -499,6 +534,7 @@ def machine() -> dict[str, str]:
         "botocore": version("botocore"),
         "aiobotocore": version("aiobotocore"),
         "aiohttp": version("aiohttp"),
+        "awscrt": version("awscrt"),
         "uvloop (fake server only)": version("uvloop"),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }

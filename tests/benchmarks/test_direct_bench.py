@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from airflow_s3_batch_tagging.transports import DEFAULT_ENGINE
 from benchmarks import direct_bench
 from benchmarks.fake_s3 import FakeS3Process
 
@@ -84,6 +85,26 @@ def test_engine_under_write_ceiling_loses_nothing(engine: str, url: str, server:
     assert result["requests"] == 400 + result["throttled"]
     assert 0 <= result["throttled_share"] < 1
     assert server.count(direct_bench.BUCKET, "t/", direct_bench.NEW_TAGS) == 400
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def test_hook_client_config_names_the_transport_the_default_engine_runs(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    hook = direct_bench.hook_client_config([8], url)
+    # The hook's own choice for the fake server's connection (credentials, no proxy): crt.
+    assert (hook["engine"], hook["transport"], hook["why"]) == (DEFAULT_ENGINE, "crt", None)
+    assert hook["configs"]["8"]["max_pool_connections"] == 10
+    # Through a proxy crt cannot serve it, and the same call says so: the choice is not hard-coded.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    hook = direct_bench.hook_client_config([8], url)
+    assert hook["transport"] == "aiobotocore"
+    assert "proxy" in str(hook["why"])
 
 
 def test_bare_aiobotocore_tags_every_object(url: str, server: FakeS3Process) -> None:

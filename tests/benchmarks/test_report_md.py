@@ -53,11 +53,20 @@ def results(default_concurrency: int, sweeps: dict[float, dict[int, Figure]]) ->
             "asyncio": engine(1500.0, 0.60, 80.0),
             "uvloop": engine(1530.0, 0.58, 82.0),
         },
-        "replace": engine(1400.0, 0.65, 85.0),
+        # As run.py records them: the transport the hook chose for engine="auto", and each figure
+        # per transport, the default first.
+        "default_engine": "crt",
+        "default_engine_setting": "auto",
+        "default_engine_why": None,
+        "transports": ["crt", "aiobotocore", "threads"],
+        "replace_crt": engine(3000.0, 0.25, 64.0),
+        "replace_aiobotocore": engine(1400.0, 0.65, 85.0),
         "replace_threads": engine(900.0, 1.10, 57.0),
-        "merge": engine(600.0, 1.5, 88.0, undo_parts=10.0),
+        "merge_crt": engine(1200.0, 0.55, 70.0, undo_parts=10.0),
+        "merge_aiobotocore": engine(600.0, 1.5, 88.0, undo_parts=10.0),
         "merge_threads": engine(450.0, 2.2, 60.0, undo_parts=3.0),
-        "slowdown": engine(300.0, 0.7, 85.0, retries=300.0, server_slowdowns=300.0),
+        "slowdown_crt": engine(700.0, 0.3, 64.0, retries=150.0, server_slowdowns=150.0),
+        "slowdown_aiobotocore": engine(300.0, 0.7, 85.0, retries=300.0, server_slowdowns=300.0),
         "slowdown_threads": engine(250.0, 1.2, 57.0),
         "botocore_defaults": engine(1200.0, 0.75, 85.0),
         "overhead": {
@@ -77,19 +86,70 @@ SWEEP_20MS = {16: 700.0, 32: 1300.0, 64: 1380.0, 128: 1350.0, 256: 1250.0}
 SWEEP_50MS = {16: 300.0, 32: 600.0, 64: 800.0, 128: 1150.0, 256: 1100.0}
 
 
-def test_headline_ratio_and_target_come_from_the_default_engine() -> None:
+def test_headline_ratio_and_target_come_from_the_default_transport() -> None:
     text = render(results(128, sweep(SWEEP_20MS, SWEEP_50MS)))
-    # 1400 / 40 = 35x for asyncio (the default), 900 / 40 = 22.5x for threads, 1500 / 40 = 37.5x bare.
-    assert "| 35.0x with the default engine (asyncio); threaded engine: 22.5x; bare aiobotocore" in text
-    assert "37.5x" in text
-    assert "**met**" in text
-    # The asyncio engine's CPU saving against threads: 1 - 0.65 / 1.10 = 41%.
-    assert "**Why the asyncio engine uses 41% less CPU per object** (0.65 against 1.10 ms)" in text
+    # 3000 / 40 = 75x for crt (the default), 1400 / 40 = 35x for aiobotocore, 900 / 40 = 22.5x for
+    # threads, 1500 / 40 = 37.5x bare aiobotocore.
+    assert (
+        "| 75.0x with the default transport, crt (engine='auto'); aiobotocore: 35.0x; threads: 22.5x; "
+        "bare aiobotocore, no engine: 37.5x" in text
+    )
+    assert "| **met** |" in text.split("| direct path >= 25x", 1)[1].splitlines()[0]
+    # The aiobotocore transport's CPU saving against threads: 1 - 0.65 / 1.10 = 41%.
+    assert "**Why aiobotocore uses 41% less CPU per object than threads** (0.65 against 1.10 ms)" in text
     assert '`engine="threads"`' in text
     assert "mock_aws" in text
     # The uvloop comparison is computed from its figure: 1530 / 1500 - 1 = +2%.
     assert "(+2% throughput)" in text
-    assert "0 lost of" in text
+    assert "asyncio engine" not in text
+
+
+def test_target_disagrees_when_the_default_transport_is_slow() -> None:
+    # crt at 800/s is 20x: the target is missed even though aiobotocore's 35x would meet it.
+    data = results(128, sweep(SWEEP_20MS, SWEEP_50MS))
+    data["replace_crt"] = engine(800.0, 0.25)
+    target = render(data).split("| direct path >= 25x", 1)[1].splitlines()[0]
+    assert "20.0x with the default transport, crt (engine='auto'); aiobotocore: 35.0x" in target
+    assert "**not met**" in target
+    # Where auto falls back to aiobotocore, its figure is the target's.
+    data["default_engine"] = "aiobotocore"
+    data["default_engine_why"] = "the connection goes through a proxy (https)"
+    target = render(data).split("| direct path >= 25x", 1)[1].splitlines()[0]
+    assert (
+        "35.0x with the default transport, aiobotocore (engine='auto'); crt: 20.0x; threads: 22.5x" in target
+    )
+    assert "**met**" in target
+
+
+def test_direct_rows_are_labelled_by_transport_and_state_the_rates() -> None:
+    text = render(results(128, sweep(SWEEP_20MS, SWEEP_50MS)))
+    assert (
+        "| **crt (default), replace, default settings**, 1,000 objects | 3,000 (2,700-3,300) | 75.0x |"
+        in text
+    )
+    assert "| aiobotocore, replace, default settings, 1,000 objects | 1,400 (1,260-1,540) | 35.0x |" in text
+    assert "| crt (default), merge (get + put) with undo log, 1,000 objects | 1,200 (1,080-1,320) |" in text
+    assert "| threads, replace, 10% SlowDown injected, 1,000 objects |" in text
+    assert "| aiobotocore, replace, default settings but botocore's default client settings" in text
+    # The figures of estimate.DIRECT_OBJECTS_PER_SECOND, writes only / read then write.
+    assert "**crt: 3,000 / 1,200**; **aiobotocore: 1,400 / 600**; **threads: 900 / 450**." in text
+    # The default transport's own SlowDown and undo figures, not another transport's.
+    assert "answered 150 503s per run (median) to the default transport (crt)" in text
+    assert "Default settings: engine='auto' (crt here), concurrency=128, chunk_size=1000." in text
+
+
+def test_lost_objects_are_counted_over_every_transport() -> None:
+    data = results(128, sweep(SWEEP_20MS, SWEEP_50MS))
+    assert (
+        "| no object lost (merge + undo log, 10% SlowDown; every transport) | 0 lost of 18,000 | **met** |"
+        in (render(data))
+    )
+    for run in data["merge_crt"].runs:
+        run["lost"] = 2.0
+    text = render(data)
+    assert "| 6 lost of 18,000 | **not met** |" in text
+    assert "| crt (default), merge (get + put) with undo log, 1,000 objects |" in text
+    assert "| 6 of 3,000 |" in text
 
 
 def test_sweep_recommends_smallest_fast_concurrency() -> None:
@@ -114,9 +174,12 @@ def test_missing_threads_and_uvloop_rows_are_left_out() -> None:
         del data[name]
     del data["aiobotocore"]["uvloop"]
     text = render(data)
-    assert "threaded engine" not in text
+    assert "threads," not in text
     assert "under uvloop" not in text
-    assert "| 35.0x with the default engine (asyncio); bare aiobotocore, no engine: 37.5x" in text
+    assert (
+        "| 75.0x with the default transport, crt (engine='auto'); aiobotocore: 35.0x; bare aiobotocore"
+        in text
+    )
 
 
 def test_sweep_recommendation_ignores_a_percent_of_noise() -> None:
@@ -148,7 +211,6 @@ def test_sweep_prefers_smaller_when_runs_overlap() -> None:
 def test_s3_ceiling_section_judges_each_transport() -> None:
     data = results(128, sweep(SWEEP_20MS, SWEEP_50MS))
     data["write_ceiling"] = 3500.0
-    data["default_engine"] = "aiobotocore"
 
     def at_ceiling(
         rate: float, cpu: float, throttled: float, lost: float = 0.0, rate_control: bool = True
@@ -176,6 +238,7 @@ def test_s3_ceiling_section_judges_each_transport() -> None:
     assert "no rate control:" not in text  # not a default-settings row: not judged
     assert "| 20 ms | crt, no rate control |" in text
     assert "| 50 ms | crt | 2,500" in text
+    assert "The product's default transport in this run: `crt` (engine='auto')." in text
 
 
 def test_below_the_ceiling_the_why_names_other_load_and_the_servers_capacity() -> None:
@@ -198,3 +261,19 @@ def test_below_the_ceiling_the_why_names_other_load_and_the_servers_capacity() -
     # A server that can answer more than the target needs is not blamed.
     data["server"][1]["requests_per_second"] = 9000.0
     assert "the fake server itself answered" not in render(data)
+
+
+def test_fallback_sweep_says_what_the_default_would_be() -> None:
+    data = results(256, sweep({16: 700.0, 64: 2100.0, 256: 3800.0}, {16: 300.0, 64: 1000.0, 256: 2700.0}))
+    data["sweep_by_engine"] = {"crt": data["sweep"], "aiobotocore": sweep(SWEEP_20MS, SWEEP_50MS)}
+    text = render(data)
+    main, fallback = text.split("## The default concurrency if `aiobotocore` were the default transport")
+    assert "The `crt` transport (the product's default here, engine='auto') with the hook's client" in main
+    assert "**Recommended default concurrency: 256.**" in main
+    assert "The engine's default in this run is 256: it matches." in main
+    # The fallback's sweep recommends 128 without asking to change the default chosen from crt's.
+    assert "**Recommended default concurrency: 128.**" in fallback
+    assert "were aiobotocore the default, it would be 128." in fallback
+    assert "change it" not in fallback
+    # The default transport is not swept twice.
+    assert text.count("## The default concurrency if") == 1
