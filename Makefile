@@ -69,7 +69,7 @@ docs: $(STAMP)
 e2e: $(STAMP)
 	timeout -k 30 660 $(VENV)/bin/pytest tests/e2e/deployment -m deployment -p no:cacheprovider $(E2E_ARGS)
 
-# Writes BENCHMARKS.md (about 10 minutes on 2 cores); `make bench BENCH_ARGS=--quick` scales sizes down.
+# Writes BENCHMARKS.md (about 40 minutes on 2 cores; quick: about 12); `make bench BENCH_ARGS=--quick` scales sizes down.
 bench: $(STAMP)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 

@@ -25,14 +25,13 @@ if TYPE_CHECKING:
 DIRECT = "direct"
 BATCH = "batch"
 
-# Objects per second of ONE direct-path task (default settings, 20 ms of S3 latency), as measured by
-# `make bench` on 2026-11-27 (BENCHMARKS.md, "1-2. Direct path at 20 ms latency" and "One task at
-# S3's ceiling"; a quick run, so indicative): (writes only, read then write).
-# crt was measured writing only; its read-then-write rate falls back to aiobotocore's.
-DIRECT_OBJECTS_PER_SECOND: dict[str, tuple[float, float | None]] = {
-    "aiobotocore": (511.0, 303.0),
-    "threads": (366.0, 169.0),
-    "crt": (1849.0, None),
+# Objects per second of ONE direct-path task (default settings, 20 ms of S3 latency, no write ceiling),
+# as measured by a full-size `make bench` on 2026-11-27 (BENCHMARKS.md, "1-2. Direct path at 20 ms
+# latency"): (writes only, read then write with an undo log).
+DIRECT_OBJECTS_PER_SECOND: dict[str, tuple[float, float]] = {
+    "crt": (3580.0, 1352.0),
+    "aiobotocore": (611.0, 318.0),
+    "threads": (394.0, 157.0),
 }
 S3_WRITES_PER_SECOND = 3500.0
 """S3's documented floor of PUT/COPY/POST/DELETE requests per second per partitioned prefix."""
@@ -229,8 +228,8 @@ def _non_negative(name: str, value: Any) -> float:
     return float(value)
 
 
-def direct_rate(engine: str, work: TaggingWork) -> tuple[float, str | None]:
-    """One task's measured objects per second for ``engine`` and the work, and a note on fallbacks."""
+def direct_rate(engine: str, work: TaggingWork) -> float:
+    """One task's measured objects per second for ``engine`` and the work."""
     try:
         name = engine_name(engine)
     except ValueError as err:
@@ -238,13 +237,7 @@ def direct_rate(engine: str, work: TaggingWork) -> tuple[float, str | None]:
     if name == "auto":
         name = "crt"  # what auto runs on wherever crt can serve the connection
     writes_only, read_write = DIRECT_OBJECTS_PER_SECOND[name]
-    if not work.reads:
-        return writes_only, None
-    if read_write is None:
-        fallback = DIRECT_OBJECTS_PER_SECOND["aiobotocore"][1]
-        assert fallback is not None
-        return fallback, f"{name}'s read-then-write rate was not measured; aiobotocore's is used"
-    return read_write, None
+    return read_write if work.reads else writes_only
 
 
 def estimate_tagging(
@@ -283,9 +276,7 @@ def estimate_tagging(
     batches = len(counts)
     largest = max(counts, default=0)
 
-    rate, rate_note = direct_rate(engine, work)
-    if rate_note:
-        notes.append(rate_note)
+    rate = direct_rate(engine, work)
     if direct_objects_per_second is not None:
         rate = _positive("direct_objects_per_second", direct_objects_per_second)
     cap = None if s3_writes_per_second is None else _positive("s3_writes_per_second", s3_writes_per_second)

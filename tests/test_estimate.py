@@ -1,7 +1,7 @@
 """The estimate's arithmetic, checked against figures computed by hand from AWS's published prices
 (us-east-1: PUT-class $0.005 per 1,000 requests, GET-class $0.0004 per 1,000, Batch Operations $0.25
 per job and $1.00 per million objects) and the engine's measured rates (BENCHMARKS.md, 2026-11-27:
-511 objects/s per task writing only, 303 reading then writing, default engine)."""
+611 objects/s per aiobotocore task writing only, 318 reading then writing; crt 3,580 and 1,352)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ def test_a_thousand_objects_cost_about_fifty_times_more_by_batch_job() -> None:
     assert estimate.batch.request_fees == pytest.approx(0.005005)
     assert estimate.batch.batch_fees == pytest.approx(0.251)
     assert estimate.batch.total_fees == pytest.approx(0.256005)
-    # Duration: one task, 1,000 / 511 objects/s = 1.957 s; batch: 300 s + 1,000 / 1,000/s = 301 s.
-    assert estimate.direct.seconds == pytest.approx(1000 / 511)
+    # Duration: one task, 1,000 / 611 objects/s = 1.637 s; batch: 300 s + 1,000 / 1,000/s = 301 s.
+    assert estimate.direct.seconds == pytest.approx(1000 / 611)
     assert estimate.batch.seconds == pytest.approx(301)
 
 
@@ -54,9 +54,9 @@ def test_a_million_objects_from_a_listing() -> None:
     assert estimate.direct.total_fees == pytest.approx(5.005)
     # Batch: 1,000,000 PUTs = $5.00, plus $0.25 + $1.00: $6.25 (AWS_FACTS: "about $6.25").
     assert estimate.batch.total_fees == pytest.approx(6.25)
-    # 1,000 batches, 4 at a time: 250 waves x 1,000 / 511 s = 489.2 s (S3's 3,500 writes/s would
+    # 1,000 batches, 4 at a time: 250 waves x 1,000 / 611 s = 409.2 s (S3's 3,500 writes/s would
     # allow 1,000,000 / 3,500 = 285.7 s, so the tasks are the limit).
-    assert estimate.direct.seconds == pytest.approx(250 * 1000 / 511)
+    assert estimate.direct.seconds == pytest.approx(250 * 1000 / 611)
     # Batch: 300 s + 1,000,000 / 1,000 objects/s = 1,300 s.
     assert estimate.batch.seconds == pytest.approx(1300)
 
@@ -66,7 +66,7 @@ def test_many_parallel_tasks_are_capped_by_s3s_write_rate() -> None:
     estimate = estimate_tagging(
         counts, source="bucket", work=REPLACE, prices=US_EAST_1, parallel_tasks=16, engine="aiobotocore"
     )
-    # 16 at a time: ceil(1,000 / 16) = 63 waves x 1,000 / 511 s = 123.3 s, faster than S3 allows one
+    # 16 at a time: ceil(1,000 / 16) = 63 waves x 1,000 / 611 s = 103.1 s, faster than S3 allows one
     # prefix: 1,000,000 writes / 3,500 per s = 285.7 s.
     assert estimate.direct.seconds == pytest.approx(1_000_000 / 3500)
     assert "3,500 writes/s" in estimate.direct.how
@@ -79,18 +79,20 @@ def test_many_parallel_tasks_are_capped_by_s3s_write_rate() -> None:
         s3_writes_per_second=None,
         engine="aiobotocore",
     )
-    assert uncapped.direct.seconds == pytest.approx(63 * 1000 / 511)
+    assert uncapped.direct.seconds == pytest.approx(63 * 1000 / 611)
 
 
 def test_a_merge_from_a_csv_manifest_reads_then_writes_and_cannot_be_a_job() -> None:
     counts = [1000] * 1000
-    estimate = estimate_tagging(counts, source="manifest", work=MERGE, prices=US_EAST_1, parallel_tasks=10)
+    estimate = estimate_tagging(
+        counts, source="manifest", work=MERGE, prices=US_EAST_1, parallel_tasks=10, engine="aiobotocore"
+    )
     # GET: 1,000,000 GetObjectTagging + 1,000 ranged manifest reads = 1,001,000 x $0.0004/1,000 = $0.4004.
     # PUT: 1,000,000 x $0.005/1,000 = $5.00. Total $5.4004.
     assert (estimate.direct.get_requests, estimate.direct.put_requests) == (1_001_000, 1_000_000)
     assert estimate.direct.total_fees == pytest.approx(5.4004)
-    # 100 waves x 1,000 / 303 objects/s = 330.0 s (more than 1,000,000 / 3,500 = 285.7 s).
-    assert estimate.direct.seconds == pytest.approx(100 * 1000 / 303)
+    # 100 waves x 1,000 / 318 objects/s = 314.5 s (more than 1,000,000 / 3,500 = 285.7 s).
+    assert estimate.direct.seconds == pytest.approx(100 * 1000 / 318)
     assert not estimate.batch.possible
     assert "mode 'merge'" in estimate.batch.why_not[0]
 
@@ -137,23 +139,19 @@ def test_user_rates_replace_the_measured_and_assumed_ones() -> None:
 
 
 @pytest.mark.parametrize(
-    ("engine", "work", "rate", "note"),
+    ("engine", "work", "rate"),
     [
-        ("aiobotocore", REPLACE, 511, False),
-        ("asyncio", MERGE, 303, False),
-        ("threads", REPLACE, 366, False),
-        ("threads", TaggingWork(skip_unchanged=True), 169, False),
-        ("crt", REPLACE, 1849, False),
-        ("crt", MERGE, 303, True),  # not measured: aiobotocore's, and a note says so
-        ("auto", REPLACE, 1849, False),  # the default: crt's, what auto runs wherever it can
+        ("aiobotocore", REPLACE, 611),
+        ("asyncio", MERGE, 318),
+        ("threads", REPLACE, 394),
+        ("threads", TaggingWork(skip_unchanged=True), 157),
+        ("crt", REPLACE, 3580),
+        ("crt", MERGE, 1352),
+        ("auto", REPLACE, 3580),  # the default: crt's, what auto runs wherever it can
     ],
 )
-def test_rates_per_engine_come_from_the_benchmarks(
-    engine: str, work: TaggingWork, rate: float, note: bool
-) -> None:
-    measured, fallback = direct_rate(engine, work)
-    assert measured == rate
-    assert (fallback is not None) == note
+def test_rates_per_engine_come_from_the_benchmarks(engine: str, work: TaggingWork, rate: float) -> None:
+    assert direct_rate(engine, work) == rate
 
 
 @pytest.mark.parametrize(
@@ -199,3 +197,12 @@ def test_the_estimate_is_json_and_its_table_shows_both_paths() -> None:
     assert "| batch  |" in table
     assert "$0.256005" in table
     assert "Note: a note" in table
+
+
+def test_the_default_engine_is_capped_by_s3s_write_rate_at_once() -> None:
+    # auto runs crt: 3,580 objects/s per task writing only; 4 tasks would write 14,320/s, so S3's
+    # 3,500 writes/s per prefix sets the duration: 1,000,000 / 3,500 = 285.7 s.
+    estimate = estimate_tagging(
+        [1000] * 1000, source="bucket", work=REPLACE, prices=US_EAST_1, parallel_tasks=4
+    )
+    assert estimate.direct.seconds == pytest.approx(1_000_000 / 3500)
